@@ -1,0 +1,93 @@
+# Needlewise: `make run` starts the bot, `make test` runs the whole suite. `make help` lists all.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+# --- where things are (the one place Rasa's paths are written) --------------------------------
+VENV        := .venv
+BIN         := $(VENV)/bin
+PY          := $(BIN)/python
+RASA        := $(BIN)/rasa
+CONFIG      := config.yml
+DOMAIN      := bot/domain
+ENDPOINTS   := bot/endpoints.yml
+CREDENTIALS := bot/credentials.yml
+DATA        := data
+NLU_DATA    := data/nlu
+TEST_STORIES := tests/stories
+HELDOUT     := tests/nlu/heldout.yml
+MODEL_DIR   := models
+MODEL_NAME  := needlewise
+MODEL       := $(MODEL_DIR)/$(MODEL_NAME).tar.gz
+SPACY_DIR   := build/spacy/needlewise_en
+RESULTS     := results
+KNOWLEDGE_FILE ?= bot/knowledge/en.yml
+CLINIC_FILE    ?= bot/clinic.yml
+
+# --- settings (see the README's settings table) -----------------------------------------------
+RASA_PORT    ?= 5005
+ACTIONS_PORT ?= 5055
+WEB_PORT     ?= 8080
+export RASA_PORT ACTIONS_PORT WEB_PORT KNOWLEDGE_FILE CLINIC_FILE
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL   ?= 2
+export PYTHONPATH := $(CURDIR)
+export PYTHONDONTWRITEBYTECODE := 1
+
+RASA_FILES  := $(CONFIG) $(shell find $(DOMAIN) $(DATA) -name '*.yml' 2>/dev/null) $(wildcard bot/nlp/*.yml)
+STAMP       := $(VENV)/.installed
+
+.PHONY: help setup run test lint validate unit train test-stories check-knowledge clean
+
+help: ## List the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+# --- set-up ------------------------------------------------------------------------------------
+$(STAMP): requirements.txt scripts/find_python.sh
+	@python="$$(PYTHON="$(PYTHON)" scripts/find_python.sh)" || exit 1; \
+	if [ ! -x "$(PY)" ] || ! "$(PY)" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))'; then \
+		echo "Creating $(VENV) with $$python"; rm -rf "$(VENV)"; "$$python" -m venv "$(VENV)"; \
+	fi
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+$(SPACY_DIR)/meta.json: $(STAMP) scripts/build_spacy_model.py bot/nlp/vocabulary.yml
+	$(PY) scripts/build_spacy_model.py --out $(SPACY_DIR)
+
+setup: $(STAMP) $(SPACY_DIR)/meta.json ## Create .venv, install pinned packages, build the spaCy pipeline
+
+# --- the model: trained only when config, domain or data changed -------------------------------
+$(MODEL): $(STAMP) $(SPACY_DIR)/meta.json $(RASA_FILES)
+	$(RASA) train --config $(CONFIG) --domain $(DOMAIN) --data $(DATA) \
+		--out $(MODEL_DIR) --fixed-model-name $(MODEL_NAME)
+
+train: $(MODEL) ## Train the Rasa model if config, domain or data changed
+
+# --- run ---------------------------------------------------------------------------------------
+run: setup $(MODEL) ## Set up, train if needed, start all servers (Ctrl-C stops them)
+	$(PY) -m scripts.stack run
+
+# --- checks ------------------------------------------------------------------------------------
+lint: $(STAMP) ## Lint the Python code (ruff)
+	$(BIN)/ruff check actions rasa_addons scripts tests
+
+validate: $(STAMP) ## Validate the Rasa domain and data
+	$(RASA) data validate --config $(CONFIG) --domain $(DOMAIN) --data $(DATA) --fail-on-warnings
+
+check-knowledge: $(STAMP) ## Validate the knowledge file and clinic settings, print a report
+	$(PY) -m scripts.check_knowledge --knowledge $(KNOWLEDGE_FILE) --clinic $(CLINIC_FILE)
+
+unit: setup $(MODEL) ## Run pytest (unit, contract and integration tests)
+	$(PY) -m pytest
+
+test-stories: $(MODEL) ## Run the Rasa test stories
+	@mkdir -p $(RESULTS)
+	$(RASA) test core --model $(MODEL) --stories $(TEST_STORIES) --out $(RESULTS)/stories \
+		--fail-on-prediction-errors
+
+test: setup lint validate check-knowledge $(MODEL) ## Set up and run the whole suite
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory test-stories
+
+clean: ## Remove the trained model, built pipeline and results (keeps .venv)
+	rm -rf $(MODEL_DIR) build $(RESULTS) .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Needlewise's custom actions (rasa-sdk) and the pure modules they stand on."""

@@ -1,0 +1,593 @@
+"""The curated knowledge file and the clinic settings: load, validate, look up.
+
+Pure Python with no Rasa imports, so the action server, the Rasa-side safety net, the
+`make check-knowledge` report and the tests all share one implementation.
+
+Every problem found in a file is reported with the file, the line where possible, the entry id
+and the field, so that clinic staff can fix it without reading code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import re
+import string
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Literal, Optional, Tuple
+
+import yaml
+from pydantic import BaseModel, Extra, ValidationError, validator
+
+logger = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_KNOWLEDGE_FILE = ROOT / "bot" / "knowledge" / "en.yml"
+DEFAULT_CLINIC_FILE = ROOT / "bot" / "clinic.yml"
+TOPICS_FILE = ROOT / "bot" / "topics.yml"
+
+CATEGORIES = ("about", "mechanism", "outcomes", "safety", "visit", "clinic")
+EVIDENCE_LEVELS = (
+    "moderate",
+    "low-to-moderate",
+    "low",
+    "very low",
+    "proposed",
+    "safety data",
+    "practical advice",
+    "clinic information",
+)
+#: Evidence levels in plain words, for people reading an answer's sources.
+EVIDENCE_IN_PLAIN_WORDS = {
+    "moderate": "Moderate: several studies point the same way.",
+    "low-to-moderate": "Low to moderate: some studies show it, but results are mixed.",
+    "low": "Low: only a few small studies, or they disagree.",
+    "very low": "Very low: there is almost no good research yet.",
+    "proposed": "Proposed: an idea scientists are still testing. It is not proven.",
+    "safety data": "Safety data: counts of side effects from large surveys of treatments.",
+    "practical advice": "Practical advice: common clinic practice, not tested in trials.",
+    "clinic information": "Clinic information: facts about this clinic.",
+}
+PLACEHOLDERS = (
+    "clinic_name",
+    "phone",
+    "booking_url",
+    "hours",
+    "emergency_number",
+    "crisis_line",
+    "front_desk",
+)
+MESSAGE_KEYS = (
+    "greeting",
+    "goodbye",
+    "thanks",
+    "bot_challenge",
+    "menu",
+    "out_of_scope",
+    "refer_clinician",
+    "fallback",
+    "handoff",
+    "handoff_after_fallbacks",
+    "urgent",
+    "urgent_crisis",
+    "urgent_kiosk",
+    "feedback_helpful",
+    "feedback_not_helpful",
+    "helpful_question",
+    "tell_me_more_label",
+    "no_more_detail",
+    "action_server_down",
+    "message_too_long",
+    "empty_message",
+    "followup_unclear",
+    "forget_me_done",
+    "rate_limited",
+)
+ANSWER_WORDS = (40, 120)
+DETAIL_MAX_WORDS = 180
+TITLE_MAX_CHARS = 40
+STALE_AFTER_DAYS = 365
+ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+PMID_PATTERN = re.compile(r"^[0-9]{1,9}$")
+DOI_PATTERN = re.compile(r"^10\.[0-9]{4,9}/\S+$")
+
+
+class KnowledgeFileError(ValueError):
+    """A knowledge or clinic file that cannot be used. `problems` lists every finding."""
+
+    def __init__(self, problems: List["Problem"]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding in a file, located as precisely as the file allows."""
+
+    file: str
+    message: str
+    line: Optional[int] = None
+    entry: Optional[str] = None
+    field: Optional[str] = None
+
+    def __str__(self) -> str:
+        where = self.file + (f":{self.line}" if self.line else "")
+        what = []
+        if self.entry:
+            what.append(f"entry '{self.entry}'")
+        if self.field:
+            what.append(f"field '{self.field}'")
+        return f"{where}: " + (", ".join(what) + ": " if what else "") + self.message
+
+
+# --- the schema ------------------------------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    class Config:
+        extra = Extra.forbid
+        anystr_strip_whitespace = True
+
+
+class ClinicSettings(_Strict):
+    """The clinic's own facts, from `bot/clinic.yml`."""
+
+    name: str
+    phone: str
+    booking_url: str
+    hours: str
+    emergency_number: str
+    crisis_line: str
+    front_desk: str
+
+    @validator("*")
+    def _not_empty(cls, value: str) -> str:  # noqa: N805 - pydantic validator
+        if not value:
+            raise ValueError("must not be empty")
+        return value
+
+    def placeholders(self) -> Dict[str, str]:
+        values = self.dict()
+        values["clinic_name"] = values.pop("name")
+        return values
+
+
+class Source(_Strict):
+    title: str
+    url: Optional[str] = None
+    pmid: Optional[str] = None
+    doi: Optional[str] = None
+
+    @validator("pmid", pre=True)
+    def _pmid(cls, value: Any) -> Any:  # noqa: N805
+        if value is not None and not PMID_PATTERN.match(str(value)):
+            raise ValueError(f"'{value}' is not a PubMed id (digits only)")
+        return None if value is None else str(value)
+
+    @validator("doi")
+    def _doi(cls, value: Optional[str]) -> Optional[str]:  # noqa: N805
+        if value is not None and not DOI_PATTERN.match(value):
+            raise ValueError(f"'{value}' is not a DOI (10.xxxx/...)")
+        return value
+
+    @validator("url")
+    def _url(cls, value: Optional[str]) -> Optional[str]:  # noqa: N805
+        if value is not None and not (
+            value.startswith("https://") or value.startswith("http://") or value == "{booking_url}"
+        ):
+            raise ValueError(f"'{value}' is not a web address (https://...)")
+        return value
+
+    @validator("doi", always=True)
+    def _has_locator(cls, value: Optional[str], values: Dict[str, Any]) -> Optional[str]:  # noqa: N805
+        if not (value or values.get("url") or values.get("pmid")):
+            raise ValueError("a source needs a url, a pmid or a doi")
+        return value
+
+
+class Evidence(_Strict):
+    level: Literal[EVIDENCE_LEVELS]  # type: ignore[valid-type]
+    summary: str
+
+
+class Reviewed(_Strict):
+    by: str
+    on: dt.date
+
+
+class Entry(_Strict):
+    id: str
+    category: Literal[CATEGORIES]  # type: ignore[valid-type]
+    title: str
+    answer: str
+    detail: Optional[str] = None
+    evidence: Evidence
+    sources: List[Source]
+    related: List[str]
+    reviewed: Reviewed
+
+    @validator("id")
+    def _id(cls, value: str) -> str:  # noqa: N805
+        if not ID_PATTERN.match(value):
+            raise ValueError("ids use lower-case letters, digits and _")
+        return value
+
+    @validator("title")
+    def _title(cls, value: str) -> str:  # noqa: N805
+        if not value or len(value) > TITLE_MAX_CHARS:
+            raise ValueError(f"a title has 1 to {TITLE_MAX_CHARS} characters, not {len(value)}")
+        return value
+
+    @validator("answer")
+    def _answer(cls, value: str) -> str:  # noqa: N805
+        low, high = ANSWER_WORDS
+        words = count_words(value)
+        if not low <= words <= high:
+            raise ValueError(f"an answer has {low} to {high} words; this one has {words}")
+        return value
+
+    @validator("detail")
+    def _detail(cls, value: Optional[str]) -> Optional[str]:  # noqa: N805
+        if value is not None and count_words(value) > DETAIL_MAX_WORDS:
+            raise ValueError(
+                f"a detail has at most {DETAIL_MAX_WORDS} words; this one has {count_words(value)}"
+            )
+        return value
+
+    @validator("sources")
+    def _sources(cls, value: List[Source]) -> List[Source]:  # noqa: N805
+        if not value:
+            raise ValueError("every entry needs at least one source")
+        return value
+
+
+class KnowledgeDocument(_Strict):
+    version: Literal[1]
+    language: str
+    entries: List[Entry]
+    messages: Dict[str, str]
+
+
+def count_words(text: str) -> int:
+    return len(text.split())
+
+
+# --- reading YAML with line numbers ----------------------------------------------------------
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A safe loader that remembers where each mapping starts and where its keys are.
+
+    It reads only `true` and `false` as yes/no values (as YAML 1.2 does), so that a key such as
+    `on:` in `reviewed:` stays the word "on" for the people who edit the file.
+    """
+
+
+_LineLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_LineLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> Dict[str, Any]:
+    mapping = loader.construct_mapping(node, deep=True)
+    lines = {"__line__": node.start_mark.line + 1}
+    for key_node, _value in node.value:
+        lines[str(key_node.value)] = key_node.start_mark.line + 1
+    mapping["__lines__"] = lines
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _strip_lines(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_lines(v) for k, v in value.items() if k != "__lines__"}
+    if isinstance(value, list):
+        return [_strip_lines(v) for v in value]
+    return value
+
+
+def _read_yaml(path: Path) -> Tuple[Any, Any]:
+    """Returns (data without line info, data with line info); raises KnowledgeFileError."""
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise KnowledgeFileError([Problem(name, "the file does not exist")]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise KnowledgeFileError([Problem(name, f"cannot be read: {error}")]) from None
+    try:
+        with_lines = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        reason = getattr(error, "problem", None) or str(error)
+        raise KnowledgeFileError([Problem(name, f"this is not valid YAML: {reason}", line)]) from None
+    return _strip_lines(with_lines), with_lines
+
+
+def _line_of(with_lines: Any, loc: Tuple[Any, ...]) -> Optional[int]:
+    """The line of the deepest part of `loc` that the file has."""
+    node, line = with_lines, None
+    for part in loc:
+        if isinstance(node, dict):
+            line = node.get("__lines__", {}).get(str(part), line)
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+            if isinstance(node, dict):
+                line = node.get("__lines__", {}).get("__line__", line)
+        else:
+            break
+    return line
+
+
+def _pydantic_problems(
+    error: ValidationError, file: str, with_lines: Any, prefix: Tuple[Any, ...] = ()
+) -> List[Problem]:
+    problems = []
+    for item in error.errors():
+        loc = prefix + tuple(item["loc"])
+        entry_id = None
+        if len(loc) >= 2 and loc[0] == "entries" and isinstance(loc[1], int):
+            raw = with_lines["entries"][loc[1]] if isinstance(with_lines, dict) else None
+            entry_id = raw.get("id") if isinstance(raw, dict) else None
+            entry_id = entry_id or f"#{loc[1] + 1}"
+            field_path = ".".join(str(p) for p in loc[2:]) or None
+        else:
+            field_path = ".".join(str(p) for p in loc) or None
+        message = item["msg"]
+        if item["type"] == "value_error.extra":
+            message = "this field is not known (check its spelling)"
+        elif item["type"] == "value_error.missing":
+            message = "this field is missing"
+        problems.append(Problem(file, message, _line_of(with_lines, loc), entry_id, field_path))
+    return problems
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+
+def load_topic_spec(path: Path = TOPICS_FILE) -> Dict[str, str]:
+    """Topic id -> category, from the project's copy of the shared topic spec."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return {topic: info["category"] for topic, info in data["topics"].items()}
+
+
+def load_clinic(path: Path) -> ClinicSettings:
+    data, with_lines = _read_yaml(path)
+    if not isinstance(data, dict):
+        raise KnowledgeFileError([Problem(str(path), "the file must be a mapping of settings")])
+    try:
+        return ClinicSettings(**data)
+    except ValidationError as error:
+        raise KnowledgeFileError(_pydantic_problems(error, str(path), with_lines)) from None
+
+
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+def _placeholder_problems(text: str) -> List[str]:
+    found = []
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+    except ValueError as error:
+        return [f"broken {{placeholder}}: {error}"]
+    for name in names:
+        if name not in PLACEHOLDERS:
+            found.append(
+                f"unknown placeholder '{{{name}}}' (known: "
+                + ", ".join("{" + p + "}" for p in PLACEHOLDERS)
+                + ")"
+            )
+    return found
+
+
+@dataclass
+class KnowledgeBase:
+    """A validated knowledge file with the clinic's settings filled in."""
+
+    entries: Dict[str, Entry]
+    messages: Dict[str, str]
+    clinic: ClinicSettings
+    warnings: List[Problem] = field(default_factory=list)
+    source: str = ""
+
+    def fill(self, text: str) -> str:
+        return text.format(**self.clinic.placeholders())
+
+    def message(self, key: str) -> str:
+        return self.fill(self.messages[key])
+
+    def entry(self, topic: str) -> Entry:
+        return self.entries[topic]
+
+    def topics_in(self, category: str) -> List[str]:
+        return [e.id for e in self.entries.values() if e.category == category]
+
+
+def load_knowledge(
+    path: Path,
+    clinic_path: Path = DEFAULT_CLINIC_FILE,
+    topics: Optional[Dict[str, str]] = None,
+    today: Optional[dt.date] = None,
+) -> KnowledgeBase:
+    """Loads and validates a knowledge file; raises KnowledgeFileError listing every problem."""
+    path, clinic_path = Path(path), Path(clinic_path)
+    topics = load_topic_spec() if topics is None else topics
+    today = today or dt.date.today()
+    name = str(path)
+    clinic = load_clinic(clinic_path)
+    data, with_lines = _read_yaml(path)
+    if not isinstance(data, dict):
+        raise KnowledgeFileError([Problem(name, "the file must start with version, language, entries")])
+    try:
+        document = KnowledgeDocument(**data)
+    except ValidationError as error:
+        raise KnowledgeFileError(_pydantic_problems(error, name, with_lines)) from None
+
+    problems: List[Problem] = []
+    entries: Dict[str, Entry] = {}
+    lines = {i: _line_of(with_lines, ("entries", i)) for i in range(len(document.entries))}
+    for index, entry in enumerate(document.entries):
+        line = lines[index]
+        if entry.id in entries:
+            problems.append(Problem(name, "this id is used twice", line, entry.id, "id"))
+            continue
+        entries[entry.id] = entry
+        if entry.id not in topics:
+            problems.append(Problem(name, "not a topic id of topics.yml", line, entry.id, "id"))
+        elif topics[entry.id] != entry.category:
+            problems.append(
+                Problem(name, f"topics.yml puts this topic in '{topics[entry.id]}'", line, entry.id, "category")
+            )
+        if (entry.evidence.level == "clinic information") != (entry.category == "clinic"):
+            problems.append(
+                Problem(
+                    name,
+                    "'clinic information' is the level for clinic entries, and only for them",
+                    _line_of(with_lines, ("entries", index, "evidence")),
+                    entry.id,
+                    "evidence.level",
+                )
+            )
+        texts = {"answer": entry.answer, "detail": entry.detail or "", "title": entry.title}
+        texts.update({f"sources.{i}.{k}": v or "" for i, s in enumerate(entry.sources) for k, v in s.dict().items()})
+        for field_name, text in texts.items():
+            for message in _placeholder_problems(text):
+                problems.append(
+                    Problem(name, message, _line_of(with_lines, ("entries", index, field_name.split(".")[0])), entry.id, field_name)
+                )
+        age = (today - entry.reviewed.on).days
+        if age < 0:
+            problems.append(
+                Problem(name, "the review date is in the future", _line_of(with_lines, ("entries", index, "reviewed")), entry.id, "reviewed.on")
+            )
+    for index, entry in enumerate(document.entries):
+        for position, related in enumerate(entry.related):
+            if related not in entries:
+                problems.append(
+                    Problem(
+                        name,
+                        f"'{related}' is not an entry in this file",
+                        _line_of(with_lines, ("entries", index, "related")),
+                        entry.id,
+                        f"related.{position}",
+                    )
+                )
+            elif related == entry.id:
+                problems.append(
+                    Problem(name, "an entry cannot be related to itself", lines[index], entry.id, "related")
+                )
+    for missing in sorted(set(topics) - set(entries)):
+        problems.append(Problem(name, f"topic '{missing}' of topics.yml has no entry", entry=missing))
+    for key in MESSAGE_KEYS:
+        if not document.messages.get(key):
+            problems.append(Problem(name, "this message is missing", _line_of(with_lines, ("messages",)), field=f"messages.{key}"))
+    for key, text in document.messages.items():
+        line = _line_of(with_lines, ("messages", key))
+        if key not in MESSAGE_KEYS:
+            problems.append(Problem(name, "this message is not known (check its spelling)", line, field=f"messages.{key}"))
+        for message in _placeholder_problems(text):
+            problems.append(Problem(name, message, line, field=f"messages.{key}"))
+    if problems:
+        raise KnowledgeFileError(problems)
+
+    warnings = [
+        Problem(
+            name,
+            f"reviewed {entry.reviewed.on.isoformat()}, more than 12 months ago: please review it again",
+            _line_of(with_lines, ("entries", index, "reviewed")),
+            entry.id,
+            "reviewed.on",
+        )
+        for index, entry in enumerate(document.entries)
+        if (today - entry.reviewed.on).days > STALE_AFTER_DAYS
+    ]
+    return KnowledgeBase(entries, dict(document.messages), clinic, warnings, name)
+
+
+# --- the live copy the servers read ------------------------------------------------------------
+
+
+def knowledge_path() -> Path:
+    return Path(os.environ.get("KNOWLEDGE_FILE") or DEFAULT_KNOWLEDGE_FILE)
+
+
+def clinic_path() -> Path:
+    return Path(os.environ.get("CLINIC_FILE") or DEFAULT_CLINIC_FILE)
+
+
+def _resolve(path: Path) -> Path:
+    return path if path.is_absolute() else ROOT / path
+
+
+class KnowledgeStore:
+    """Serves the last good knowledge, reloading it when its files change on disk.
+
+    A broken edit is logged and the previous version keeps serving, so a running clinic never
+    loses its answers to a typo.
+    """
+
+    def __init__(self, path: Optional[Path] = None, clinic: Optional[Path] = None) -> None:
+        self.path = _resolve(Path(path) if path else knowledge_path())
+        self.clinic_path = _resolve(Path(clinic) if clinic else clinic_path())
+        self._lock = threading.Lock()
+        self._stamp: Optional[Tuple[Any, ...]] = None
+        self._current: Optional[KnowledgeBase] = None
+        self.last_error: Optional[KnowledgeFileError] = None
+
+    def _file_stamp(self) -> Tuple[Any, ...]:
+        stamps: List[Any] = []
+        for file in (self.path, self.clinic_path):
+            try:
+                info = file.stat()
+                stamps.append((info.st_mtime_ns, info.st_size, info.st_ino))
+            except OSError:
+                stamps.append(None)
+        return tuple(stamps)
+
+    def get(self) -> KnowledgeBase:
+        """The current knowledge; raises KnowledgeFileError only if no good version was ever read."""
+        stamp = self._file_stamp()
+        if stamp != self._stamp:
+            with self._lock:
+                if stamp != self._stamp:
+                    self._reload(stamp)
+        if self._current is None:
+            assert self.last_error is not None
+            raise self.last_error
+        return self._current
+
+    def _reload(self, stamp: Tuple[Any, ...]) -> None:
+        try:
+            fresh = load_knowledge(self.path, self.clinic_path)
+        except KnowledgeFileError as error:
+            self.last_error = error
+            if self._current is None:
+                logger.error("The knowledge file cannot be used:\n%s", error)
+            else:
+                logger.error("The edited knowledge file is refused; the last good version keeps serving:\n%s", error)
+        else:
+            if self._current is not None:
+                logger.info("Reloaded the knowledge file %s (%d entries).", self.path, len(fresh.entries))
+            for warning in fresh.warnings:
+                logger.warning("%s", warning)
+            self._current, self.last_error = fresh, None
+        self._stamp = stamp
+
+
+def iter_texts(kb: KnowledgeBase) -> Iterable[Tuple[str, str, str]]:
+    """(entry id, field, filled text) for every patient-facing text of every entry."""
+    for entry in kb.entries.values():
+        yield entry.id, "answer", kb.fill(entry.answer)
+        if entry.detail:
+            yield entry.id, "detail", kb.fill(entry.detail)

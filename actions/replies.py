@@ -1,0 +1,149 @@
+"""Builds the bot's replies by the reply contract (../shared/spec/reply_contract.md).
+
+A reply is a list of message dicts as Rasa sends them: `text` (with optional `buttons`) and
+exactly one `custom` describing the turn. Pure Python: the action server and the Rasa-side
+safety net both build their replies here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence
+
+from actions.knowledge import KnowledgeBase
+
+Message = Dict[str, Any]
+Reply = List[Message]
+
+KINDS = (
+    "answer",
+    "urgent",
+    "refer_clinician",
+    "out_of_scope",
+    "fallback",
+    "handoff",
+    "greeting",
+    "goodbye",
+    "chitchat",
+    "menu",
+    "feedback",
+)
+#: The topics a menu, a greeting and a fallback offer first, in this order.
+STARTER_TOPICS = (
+    "what_is_dry_needling",
+    "does_it_work",
+    "common_side_effects",
+    "is_it_safe",
+    "what_happens",
+    "booking",
+)
+
+
+def button(title: str, payload: str) -> Dict[str, str]:
+    return {"title": title, "payload": payload}
+
+
+def topic_button(kb: KnowledgeBase, topic: str) -> Dict[str, str]:
+    return button(kb.fill(kb.entry(topic).title), f"/{topic}")
+
+
+def custom(kind: str, topic: Optional[str] = None, kb: Optional[KnowledgeBase] = None, **extra: Any) -> Message:
+    """The one `custom` object of a turn; with a topic and knowledge, it carries the entry's facts."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown reply kind {kind!r}")
+    payload: Dict[str, Any] = {"kind": kind, "topic": topic}
+    if topic is not None and kb is not None:
+        entry = kb.entry(topic)
+        payload["evidence"] = {"level": entry.evidence.level, "summary": kb.fill(entry.evidence.summary)}
+        payload["sources"] = [
+            {k: kb.fill(v) for k, v in source.dict().items() if v is not None} for source in entry.sources
+        ]
+        payload["related"] = list(entry.related)
+        payload["reviewed"] = {"by": entry.reviewed.by, "on": entry.reviewed.on.isoformat()}
+    payload.update(extra)
+    return {"custom": payload}
+
+
+def text(words: str, buttons: Sequence[Dict[str, str]] = ()) -> Message:
+    message: Message = {"text": words}
+    if buttons:
+        message["buttons"] = list(buttons)
+    return message
+
+
+def feedback_question(kb: KnowledgeBase) -> Message:
+    return text(
+        kb.message("helpful_question"),
+        [button("Yes, it helped", "/feedback_helpful"), button("No", "/feedback_not_helpful")],
+    )
+
+
+def answer(kb: KnowledgeBase, topic: str, more: bool = False) -> Reply:
+    """A topic's answer (or its "tell me more" detail), with follow-up buttons."""
+    entry = kb.entry(topic)
+    buttons = []
+    if entry.detail and not more:
+        buttons.append(button(kb.message("tell_me_more_label"), "/followup_more"))
+    buttons += [topic_button(kb, related) for related in entry.related]
+    words = kb.fill(entry.detail if more and entry.detail else entry.answer)
+    return [text(words, buttons), feedback_question(kb), custom("answer", topic, kb)]
+
+
+def simple(kb: KnowledgeBase, kind: str, message_key: str, buttons: Sequence[Dict[str, str]] = (), **extra: Any) -> Reply:
+    return [text(kb.message(message_key), buttons), custom(kind, **extra)]
+
+
+def starter_buttons(kb: KnowledgeBase, topics: Sequence[str] = STARTER_TOPICS) -> List[Dict[str, str]]:
+    return [topic_button(kb, t) for t in topics if t in kb.entries]
+
+
+def menu(kb: KnowledgeBase) -> Reply:
+    return simple(kb, "menu", "menu", [topic_button(kb, t) for t in kb.entries])
+
+
+def greeting(kb: KnowledgeBase) -> Reply:
+    return simple(kb, "greeting", "greeting", starter_buttons(kb))
+
+
+def fallback(kb: KnowledgeBase, suggestions: Sequence[str] = ()) -> Reply:
+    return simple(kb, "fallback", "fallback", starter_buttons(kb, list(suggestions) or STARTER_TOPICS))
+
+
+def handoff(kb: KnowledgeBase, after_fallbacks: bool = False) -> Reply:
+    return simple(kb, "handoff", "handoff_after_fallbacks" if after_fallbacks else "handoff")
+
+
+def urgent(kb: KnowledgeBase, crisis: bool = False, topic: Optional[str] = None, red_flag: Optional[str] = None) -> Reply:
+    """What to do right now. It names the clinic's emergency number (and crisis line)."""
+    lines = [kb.message("urgent_crisis" if crisis else "urgent"), kb.message("urgent_kiosk")]
+    links = [button(f"Call {kb.clinic.emergency_number}", f"tel:{kb.clinic.emergency_number}")]
+    return [
+        text(" ".join(lines)),
+        custom(
+            "urgent",
+            topic,
+            kb if topic else None,
+            red_flag=red_flag,
+            call=kb.clinic.emergency_number,
+            crisis_line=kb.clinic.crisis_line if crisis else None,
+            links=links,
+        ),
+    ]
+
+
+def refer_clinician(kb: KnowledgeBase, topic: Optional[str] = None) -> Reply:
+    """We do not make personal medical decisions; a related topic's general facts may follow."""
+    reply: Reply = [text(kb.message("refer_clinician"))]
+    if topic:
+        entry = kb.entry(topic)
+        reply.append(text(kb.fill(entry.answer), [topic_button(kb, r) for r in entry.related]))
+    reply.append(custom("refer_clinician", topic, kb if topic else None))
+    return reply
+
+
+def action_server_down(kb: KnowledgeBase) -> Reply:
+    return simple(kb, "handoff", "action_server_down", reason="knowledge_unavailable")
+
+
+def custom_of(reply: Sequence[Message]) -> List[Dict[str, Any]]:
+    """The `custom` objects of a reply (the contract wants exactly one)."""
+    return [m["custom"] for m in reply if isinstance(m.get("custom"), dict)]

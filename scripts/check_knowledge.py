@@ -1,0 +1,80 @@
+"""`make check-knowledge`: validates the knowledge file and clinic settings and prints a report.
+
+Exits 1 on any error, naming the file, line, entry and field. Warnings (reviews older than
+12 months) are printed but do not fail the check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+from actions.knowledge import (
+    DEFAULT_CLINIC_FILE,
+    DEFAULT_KNOWLEDGE_FILE,
+    KnowledgeBase,
+    KnowledgeFileError,
+    load_knowledge,
+    load_topic_spec,
+)
+from actions.readability import grade
+
+MAX_ANSWER_GRADE = 10.0
+MEDIAN_ANSWER_GRADE = 8.0
+
+
+def report(kb: KnowledgeBase, topics: dict) -> tuple:
+    """Prints the report; returns (grade problems, grades of the answers)."""
+    print(f"Knowledge file: {kb.source}")
+    print(f"Entries: {len(kb.entries)}   Topics covered: {len(set(kb.entries) & set(topics))} of {len(topics)}")
+    print(f"Clinic: {kb.clinic.name}, phone {kb.clinic.phone}, emergency {kb.clinic.emergency_number}\n")
+    print(f"{'entry':<24} {'category':<10} {'evidence':<18} {'answer grade':>12} {'detail grade':>12}")
+    grades, problems = [], []
+    for entry in kb.entries.values():
+        answer_grade = grade(kb.fill(entry.answer))
+        detail_grade = grade(kb.fill(entry.detail)) if entry.detail else None
+        grades.append(answer_grade)
+        detail_text = f"{detail_grade:12.1f}" if detail_grade is not None else f"{'-':>12}"
+        print(f"{entry.id:<24} {entry.category:<10} {entry.evidence.level:<18} {answer_grade:12.1f} {detail_text}")
+        if answer_grade > MAX_ANSWER_GRADE:
+            problems.append(f"entry '{entry.id}': the answer reads at grade {answer_grade:.1f}; the limit is {MAX_ANSWER_GRADE:.0f}")
+    median = statistics.median(grades)
+    print(f"\nReading grade of answers: median {median:.1f}, highest {max(grades):.1f} (Flesch-Kincaid)")
+    if median > MEDIAN_ANSWER_GRADE:
+        problems.append(f"the median answer reads at grade {median:.1f}; the limit is {MEDIAN_ANSWER_GRADE:.0f}")
+    return problems, grades
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--knowledge", type=Path, default=DEFAULT_KNOWLEDGE_FILE)
+    parser.add_argument("--clinic", type=Path, default=DEFAULT_CLINIC_FILE)
+    args = parser.parse_args(argv)
+    topics = load_topic_spec()
+    try:
+        kb = load_knowledge(args.knowledge, args.clinic, topics)
+    except KnowledgeFileError as error:
+        print(f"The knowledge check FAILED with {len(error.problems)} problem(s):", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    problems, _ = report(kb, topics)
+    if kb.warnings:
+        print(f"\nStale reviews: {len(kb.warnings)}")
+        for warning in kb.warnings:
+            print(f"  - warning: {warning}")
+    else:
+        print("Stale reviews: none")
+    if problems:
+        print("\nThe knowledge check FAILED:", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    print("\nThe knowledge check passed.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

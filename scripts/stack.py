@@ -1,0 +1,267 @@
+"""Starts, watches and stops Needlewise's three servers: actions, Rasa and the web pages.
+
+`make run` runs `python -m scripts.stack run` in the foreground; the integration tests and the
+benchmark use `Stack` to start the real servers on free ports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+DEFAULT_MODEL = ROOT / "models" / "needlewise.tar.gz"
+READY_TIMEOUT_SECONDS = float(os.environ.get("READY_TIMEOUT", "240"))
+RESTARTABLE = ("actions", "web")
+
+logger = logging.getLogger("needlewise.stack")
+
+
+def free_port() -> int:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http_ok(url: str, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - our own loopback URLs
+            return 200 <= response.status < 300
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+@dataclass
+class Settings:
+    """Ports, host and files, from the environment (see the README's settings table)."""
+
+    rasa_port: int = 5005
+    actions_port: int = 5055
+    web_port: int = 8080
+    host: str = "127.0.0.1"
+    model: Path = DEFAULT_MODEL
+    log_dir: Optional[Path] = None
+    extra_env: Dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        return cls(
+            rasa_port=int(os.environ.get("RASA_PORT", 5005)),
+            actions_port=int(os.environ.get("ACTIONS_PORT", 5055)),
+            web_port=int(os.environ.get("WEB_PORT", 8080)),
+            host=os.environ.get("BIND_HOST", "127.0.0.1"),
+            model=Path(os.environ.get("MODEL", DEFAULT_MODEL)),
+        )
+
+    @classmethod
+    def free(cls, **overrides: object) -> "Settings":
+        settings = cls(rasa_port=free_port(), actions_port=free_port(), web_port=free_port())
+        for key, value in overrides.items():
+            setattr(settings, key, value)
+        return settings
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://{self.host}:{self.rasa_port}"
+
+    @property
+    def actions_url(self) -> str:
+        return f"http://{self.host}:{self.actions_port}"
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{self.host}:{self.web_port}"
+
+    def environment(self) -> Dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            {
+                "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
+                "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.actions_port}/webhook",
+                "RASA_TELEMETRY_ENABLED": "false",
+                "TF_CPP_MIN_LOG_LEVEL": env.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+                "SANIC_HOST": "127.0.0.1",
+                "RASA_URL": self.rasa_url,
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def commands(self) -> Dict[str, List[str]]:
+        python = sys.executable
+        return {
+            "actions": [python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.actions_port), "--cors", self.web_url],
+            "rasa": [
+                str(VENV_BIN / "rasa"), "run",
+                "--model", str(self.model),
+                "--endpoints", str(ROOT / "bot" / "endpoints.yml"),
+                "--credentials", str(ROOT / "bot" / "credentials.yml"),
+                "--interface", self.host,
+                "--port", str(self.rasa_port),
+                "--cors", self.web_url,
+            ],
+            "web": [python, "-m", "scripts.webserver", "--host", self.host, "--port", str(self.web_port), "--rasa-url", self.rasa_url],
+        }
+
+    def health_urls(self) -> Dict[str, str]:
+        return {
+            "actions": f"{self.actions_url}/health",
+            "rasa": f"{self.rasa_url}/webhooks/rest/",
+            "web": f"{self.web_url}/",
+        }
+
+
+class Stack:
+    """The three servers as child processes. Use as a context manager, or start()/stop()."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.processes: Dict[str, subprocess.Popen] = {}
+        self.restarts: Dict[str, int] = {name: 0 for name in RESTARTABLE}
+
+    def _log_file(self, name: str):
+        if self.settings.log_dir is None:
+            return None
+        self.settings.log_dir.mkdir(parents=True, exist_ok=True)
+        return open(self.settings.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
+
+    def start_one(self, name: str) -> None:
+        log = self._log_file(name)
+        self.processes[name] = subprocess.Popen(
+            self.settings.commands()[name],
+            cwd=ROOT,
+            env=self.settings.environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT if log else None,
+            start_new_session=True,
+        )
+
+    def start(self, names: Optional[List[str]] = None) -> "Stack":
+        if not self.settings.model.exists():
+            raise FileNotFoundError(f"No trained model at {self.settings.model}: run `make train` first.")
+        for name in names or ["actions", "rasa", "web"]:
+            self.start_one(name)
+        return self
+
+    def wait_ready(self, names: Optional[List[str]] = None, timeout: float = READY_TIMEOUT_SECONDS) -> float:
+        started, pending = time.monotonic(), dict(self.settings.health_urls())
+        pending = {n: u for n, u in pending.items() if n in (names or pending)}
+        while pending:
+            for name in list(pending):
+                process = self.processes.get(name)
+                if process is not None and process.poll() is not None:
+                    raise RuntimeError(f"The {name} server exited with code {process.returncode} while starting.")
+                if http_ok(pending[name]):
+                    del pending[name]
+            if pending and time.monotonic() - started > timeout:
+                raise TimeoutError(f"Not ready after {timeout:.0f} s: {', '.join(pending)}")
+            if pending:
+                time.sleep(0.25)
+        return time.monotonic() - started
+
+    def stop_one(self, name: str, timeout: float = 15.0) -> None:
+        process = self.processes.pop(name, None)
+        if process is None or process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def stop(self) -> None:
+        for name in ["web", "rasa", "actions"]:
+            self.stop_one(name)
+
+    def supervise_once(self) -> List[str]:
+        """Restarts any restartable server that has died; returns the names restarted."""
+        restarted = []
+        for name in RESTARTABLE:
+            process = self.processes.get(name)
+            if process is not None and process.poll() is not None:
+                logger.warning("The %s server stopped (exit code %s); restarting it.", name, process.returncode)
+                self.start_one(name)
+                self.restarts[name] += 1
+                restarted.append(name)
+        return restarted
+
+    def __enter__(self) -> "Stack":
+        try:
+            self.start()
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def run_foreground(settings: Settings) -> int:
+    stack = Stack(settings)
+    stopping = False
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    print("Starting Needlewise: action server, Rasa server and web server ...", flush=True)
+    try:
+        stack.start()
+        waited = stack.wait_ready()
+    except (RuntimeError, TimeoutError, FileNotFoundError) as error:
+        print(f"Needlewise could not start: {error}", file=sys.stderr)
+        stack.stop()
+        return 1
+    print(
+        f"\nNeedlewise is ready ({waited:.1f} s).\n"
+        f"  Clinic page with the chat widget: {settings.web_url}/\n"
+        f"  Front-desk kiosk:                 {settings.web_url}/kiosk.html\n"
+        f"  Rasa REST channel:                POST {settings.rasa_url}/webhooks/rest/webhook\n"
+        f"  Action server:                    {settings.actions_url}/health\n"
+        "Press Ctrl-C to stop.\n",
+        flush=True,
+    )
+    try:
+        while not stopping:
+            rasa = stack.processes.get("rasa")
+            if rasa is not None and rasa.poll() is not None:
+                print(f"The Rasa server stopped (exit code {rasa.returncode}).", file=sys.stderr)
+                return 1
+            stack.supervise_once()
+            time.sleep(0.5)
+    finally:
+        print("Stopping Needlewise ...", flush=True)
+        stack.stop()
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("command", choices=["run"])
+    parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    return run_foreground(Settings.from_env())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
