@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -41,12 +41,10 @@ def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
 class ActionRespond(Action):
     """Answers every turn from the curated knowledge file, by the reply contract."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_respond"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Dict[Text, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[str, Any]]:
         kb = STORE.get()
         send(dispatcher, decide(kb, turn_from_tracker(tracker), history_from_events(tracker.events)))
         return []

@@ -119,7 +119,9 @@ def decide(kb: KnowledgeBase, turn: Turn, history: History) -> Reply:
     intent = turn.intent or FALLBACK_INTENT
     if intent == "urgent" or _entity_values(turn, "red_flag"):
         flags = _entity_values(turn, "red_flag")
-        return replies.urgent(kb, crisis="crisis" in flags, red_flag=flags[0] if flags else None)
+        return replies.urgent(
+            kb, crisis="crisis" in flags, red_flag=flags[0] if flags else None, kiosk=turn.surface == "kiosk"
+        )
     if intent in kb.entries:
         return replies.answer(kb, intent)
     if intent in ("followup_more", "followup_duration", "followup_safety"):
@@ -140,8 +142,12 @@ def decide(kb: KnowledgeBase, turn: Turn, history: History) -> Reply:
         return replies.simple(kb, "feedback", "feedback_helpful", helpful=True, about=history.last_topic)
     if intent == "feedback_not_helpful":
         return replies.simple(
-            kb, "feedback", "feedback_not_helpful", [replies.button("Talk to the front desk", "/ask_human")],
-            helpful=False, about=history.last_topic,
+            kb,
+            "feedback",
+            "feedback_not_helpful",
+            [replies.button("Talk to the front desk", "/ask_human")],
+            helpful=False,
+            about=history.last_topic,
         )
     if intent == "out_of_scope":
         return replies.simple(kb, "out_of_scope", "out_of_scope", replies.starter_buttons(kb))

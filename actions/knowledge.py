@@ -98,7 +98,7 @@ DOI_PATTERN = re.compile(r"^10\.[0-9]{4,9}/\S+$")
 class KnowledgeFileError(ValueError):
     """A knowledge or clinic file that cannot be used. `problems` lists every finding."""
 
-    def __init__(self, problems: List["Problem"]):
+    def __init__(self, problems: List[Problem]):
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
 
@@ -232,9 +232,7 @@ class Entry(_Strict):
     @validator("detail")
     def _detail(cls, value: Optional[str]) -> Optional[str]:  # noqa: N805
         if value is not None and count_words(value) > DETAIL_MAX_WORDS:
-            raise ValueError(
-                f"a detail has at most {DETAIL_MAX_WORDS} words; this one has {count_words(value)}"
-            )
+            raise ValueError(f"a detail has at most {DETAIL_MAX_WORDS} words; this one has {count_words(value)}")
         return value
 
     @validator("sources")
@@ -384,9 +382,7 @@ def _placeholder_problems(text: str) -> List[str]:
     for name in names:
         if name not in PLACEHOLDERS:
             found.append(
-                f"unknown placeholder '{{{name}}}' (known: "
-                + ", ".join("{" + p + "}" for p in PLACEHOLDERS)
-                + ")"
+                f"unknown placeholder '{{{name}}}' (known: " + ", ".join("{" + p + "}" for p in PLACEHOLDERS) + ")"
             )
     return found
 
@@ -464,12 +460,24 @@ def load_knowledge(
         for field_name, text in texts.items():
             for message in _placeholder_problems(text):
                 problems.append(
-                    Problem(name, message, _line_of(with_lines, ("entries", index, field_name.split(".")[0])), entry.id, field_name)
+                    Problem(
+                        name,
+                        message,
+                        _line_of(with_lines, ("entries", index, field_name.split(".")[0])),
+                        entry.id,
+                        field_name,
+                    )
                 )
         age = (today - entry.reviewed.on).days
         if age < 0:
             problems.append(
-                Problem(name, "the review date is in the future", _line_of(with_lines, ("entries", index, "reviewed")), entry.id, "reviewed.on")
+                Problem(
+                    name,
+                    "the review date is in the future",
+                    _line_of(with_lines, ("entries", index, "reviewed")),
+                    entry.id,
+                    "reviewed.on",
+                )
             )
     for index, entry in enumerate(document.entries):
         for position, related in enumerate(entry.related):
@@ -491,11 +499,15 @@ def load_knowledge(
         problems.append(Problem(name, f"topic '{missing}' of topics.yml has no entry", entry=missing))
     for key in MESSAGE_KEYS:
         if not document.messages.get(key):
-            problems.append(Problem(name, "this message is missing", _line_of(with_lines, ("messages",)), field=f"messages.{key}"))
+            problems.append(
+                Problem(name, "this message is missing", _line_of(with_lines, ("messages",)), field=f"messages.{key}")
+            )
     for key, text in document.messages.items():
         line = _line_of(with_lines, ("messages", key))
         if key not in MESSAGE_KEYS:
-            problems.append(Problem(name, "this message is not known (check its spelling)", line, field=f"messages.{key}"))
+            problems.append(
+                Problem(name, "this message is not known (check its spelling)", line, field=f"messages.{key}")
+            )
         for message in _placeholder_problems(text):
             problems.append(Problem(name, message, line, field=f"messages.{key}"))
     if problems:

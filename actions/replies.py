@@ -88,7 +88,9 @@ def answer(kb: KnowledgeBase, topic: str, more: bool = False) -> Reply:
     return [text(words, buttons), feedback_question(kb), custom("answer", topic, kb)]
 
 
-def simple(kb: KnowledgeBase, kind: str, message_key: str, buttons: Sequence[Dict[str, str]] = (), **extra: Any) -> Reply:
+def simple(
+    kb: KnowledgeBase, kind: str, message_key: str, buttons: Sequence[Dict[str, str]] = (), **extra: Any
+) -> Reply:
     return [text(kb.message(message_key), buttons), custom(kind, **extra)]
 
 
@@ -104,18 +106,30 @@ def greeting(kb: KnowledgeBase) -> Reply:
     return simple(kb, "greeting", "greeting", starter_buttons(kb))
 
 
-def fallback(kb: KnowledgeBase, suggestions: Sequence[str] = ()) -> Reply:
-    return simple(kb, "fallback", "fallback", starter_buttons(kb, list(suggestions) or STARTER_TOPICS))
+def fallback(kb: KnowledgeBase, suggestions: Sequence[str] = (), count: int = 4) -> Reply:
+    """ "I did not understand", with buttons for the closest topics (topped up with starters)."""
+    topics = list(dict.fromkeys([*suggestions, *STARTER_TOPICS]))[:count]
+    return simple(kb, "fallback", "fallback", starter_buttons(kb, topics))
 
 
 def handoff(kb: KnowledgeBase, after_fallbacks: bool = False) -> Reply:
     return simple(kb, "handoff", "handoff_after_fallbacks" if after_fallbacks else "handoff")
 
 
-def urgent(kb: KnowledgeBase, crisis: bool = False, topic: Optional[str] = None, red_flag: Optional[str] = None) -> Reply:
-    """What to do right now. It names the clinic's emergency number (and crisis line)."""
-    lines = [kb.message("urgent_crisis" if crisis else "urgent"), kb.message("urgent_kiosk")]
-    links = [button(f"Call {kb.clinic.emergency_number}", f"tel:{kb.clinic.emergency_number}")]
+def urgent(
+    kb: KnowledgeBase,
+    crisis: bool = False,
+    topic: Optional[str] = None,
+    red_flag: Optional[str] = None,
+    kiosk: bool = False,
+) -> Reply:
+    """What to do right now, with the clinic's emergency number (and crisis line for a crisis).
+
+    At the front-desk kiosk the patient is also told to speak to the front desk now.
+    """
+    lines = [kb.message("urgent_crisis" if crisis else "urgent")]
+    if kiosk:
+        lines.append(kb.message("urgent_kiosk"))
     return [
         text(" ".join(lines)),
         custom(
@@ -125,7 +139,7 @@ def urgent(kb: KnowledgeBase, crisis: bool = False, topic: Optional[str] = None,
             red_flag=red_flag,
             call=kb.clinic.emergency_number,
             crisis_line=kb.clinic.crisis_line if crisis else None,
-            links=links,
+            surface="kiosk" if kiosk else "web",
         ),
     ]
 

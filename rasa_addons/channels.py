@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
@@ -51,13 +51,13 @@ class ContractGuard(OutputChannel):
         self.kinds: List[str] = []
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "contract_guard"
 
     def __getattr__(self, attribute: str) -> Any:
         return getattr(self.inner, attribute)
 
-    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+    async def send_response(self, recipient_id: str, message: Dict[str, Any]) -> None:
         payload = message.get("custom")
         if isinstance(payload, dict) and payload.get("kind"):
             self.kinds.append(payload["kind"])
@@ -69,14 +69,16 @@ async def _latest_intent(sender_id: Optional[str]) -> Optional[str]:
     try:
         agent = Sanic.get_app().ctx.agent
         tracker = await agent.tracker_store.retrieve(sender_id)
-    except Exception:  # noqa: BLE001 - the safety net must not fail itself
+    except Exception:
         return None
     if tracker is None:
         return None
     return (tracker.latest_message.intent or {}).get("name") if tracker.latest_message else None
 
 
-async def safety_net_reply(text: Optional[str], sender_id: Optional[str]) -> replies.Reply:
+async def safety_net_reply(
+    text: Optional[str], sender_id: Optional[str], metadata: Optional[Dict[str, Any]] = None
+) -> replies.Reply:
     """The reply for a turn that produced none: urgent if it may be an emergency, else handoff."""
     flags = default_detector().detect(text or "")
     try:
@@ -85,7 +87,8 @@ async def safety_net_reply(text: Optional[str], sender_id: Optional[str]) -> rep
         return [{"text": LAST_RESORT}, {"custom": {"kind": "handoff", "topic": None, "reason": "no_knowledge"}}]
     if flags or await _latest_intent(sender_id) == "urgent":
         crisis, category = summary(flags)
-        return replies.urgent(kb, crisis=crisis, red_flag=category)
+        kiosk = isinstance(metadata, dict) and metadata.get("surface") == "kiosk"
+        return replies.urgent(kb, crisis=crisis, red_flag=category, kiosk=kiosk)
     return replies.action_server_down(kb)
 
 
@@ -105,11 +108,11 @@ def guarded(on_new_message: OnNewMessage) -> OnNewMessage:
         )
         try:
             await asyncio.wait_for(on_new_message(wrapped), TURN_TIMEOUT_SECONDS)
-        except Exception as error:  # noqa: BLE001 - logged, and the patient still gets a reply
+        except Exception as error:
             logger.error("A turn failed (%s); the safety net answers it.", type(error).__name__)
         if not guard.kinds:
             logger.warning("No reply by the contract for a turn; the safety net answers it.")
-            for part in await safety_net_reply(message.text, message.sender_id):
+            for part in await safety_net_reply(message.text, message.sender_id, message.metadata):
                 await guard.inner.send_response(message.sender_id, dict(part))
 
     return handle
@@ -119,7 +122,7 @@ class GuardedRestInput(RestInput):
     """Rasa's REST channel (`/webhooks/rest/webhook`) with the safety net."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "rest"
 
     def blueprint(self, on_new_message: OnNewMessage) -> Any:
@@ -129,7 +132,7 @@ class GuardedRestInput(RestInput):
 class ContractSocketIOOutput(SocketIOOutput):
     """Sends a `custom` object as `{"custom": {...}}`, the same shape the REST channel uses."""
 
-    async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
+    async def send_custom_json(self, recipient_id: str, json_message: Dict[str, Any], **kwargs: Any) -> None:
         await self._send_message(recipient_id, {"custom": json_message})
 
 
@@ -137,7 +140,7 @@ class GuardedSocketIOInput(SocketIOInput):
     """Rasa's socket.io channel with the safety net and contract-shaped `custom` messages."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "socketio"
 
     def blueprint(self, on_new_message: OnNewMessage) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -29,11 +29,11 @@ class RedFlagOverride(GraphComponent):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: Dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "RedFlagOverride":
+    ) -> RedFlagOverride:
         return cls()
 
     def __init__(self) -> None:
@@ -54,7 +54,7 @@ class RedFlagOverride(GraphComponent):
             return
         ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != URGENT_INTENT]
         message.set(INTENT, {"name": URGENT_INTENT, "confidence": 1.0}, add_to_output=True)
-        message.set(INTENT_RANKING_KEY, [{"name": URGENT_INTENT, "confidence": 1.0}] + ranking, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, [{"name": URGENT_INTENT, "confidence": 1.0}, *ranking], add_to_output=True)
         entities = [e for e in message.get(ENTITIES) or [] if e.get("entity") != RED_FLAG_ENTITY]
         for flag in flags:
             start = max((text or "").lower().find(flag.matched.split()[0]), 0)

@@ -44,16 +44,62 @@ _CONTRACTIONS = [
 _SENTENCE_END = re.compile(r"[.!?\n;]+")
 
 QUESTION_STARTS = frozenset(
-    "can could does do did is are was were will would should might may what how why when where "
-    "which who has have any anyone whats".split()
+    [
+        "can",
+        "could",
+        "does",
+        "do",
+        "did",
+        "is",
+        "are",
+        "was",
+        "were",
+        "will",
+        "would",
+        "should",
+        "might",
+        "may",
+        "what",
+        "how",
+        "why",
+        "when",
+        "where",
+        "which",
+        "who",
+        "has",
+        "have",
+        "any",
+        "anyone",
+        "whats",
+    ]
 )
 #: Words that make what follows them hypothetical or general rather than happening now.
 HYPOTHETICAL = frozenset(
-    "if whether could would might ever anyone someone somebody people person patients risk risks "
-    "chance chances possible possibly rare common".split()
+    [
+        "if",
+        "whether",
+        "could",
+        "would",
+        "might",
+        "ever",
+        "anyone",
+        "someone",
+        "somebody",
+        "people",
+        "person",
+        "patients",
+        "risk",
+        "risks",
+        "chance",
+        "chances",
+        "possible",
+        "possibly",
+        "rare",
+        "common",
+    ]
 )
-FIRST_PERSON = frozenset("i my me myself im".split())
-MODALS = frozenset("can could will would should might may do does did".split())
+FIRST_PERSON = frozenset(["i", "my", "me", "myself", "im"])
+MODALS = frozenset(["can", "could", "will", "would", "should", "might", "may", "do", "does", "did"])
 
 
 def normalise(text: str) -> str:
@@ -78,7 +124,7 @@ class RedFlag:
 class RedFlagDetector:
     """Finds red flags in a message. Build once; `detect` is cheap and thread-safe."""
 
-    def __init__(self, patterns: Dict[str, Sequence[str]], nlp: Optional["spacy.language.Language"] = None):
+    def __init__(self, patterns: Dict[str, Sequence[str]], nlp: Optional[spacy.language.Language] = None):
         self.nlp = nlp or spacy.blank("en")
         self.matcher = Matcher(self.nlp.vocab)
         self.pattern_count = 0
@@ -140,7 +186,7 @@ def load_patterns(path: Path = RED_FLAGS_FILE) -> Dict[str, List[str]]:
     return {category: list(lines) for category, lines in data["categories"].items()}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def default_detector(path: Path = RED_FLAGS_FILE) -> RedFlagDetector:
     return RedFlagDetector(load_patterns(path))
 

@@ -26,7 +26,7 @@ def entity_patterns(vocabulary: dict) -> list:
     return patterns
 
 
-def build(vocabulary_file: Path = VOCABULARY) -> "spacy.language.Language":
+def build(vocabulary_file: Path = VOCABULARY) -> spacy.language.Language:
     nlp = spacy.blank("en")
     nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
     ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER", "overwrite_ents": True})

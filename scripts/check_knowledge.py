@@ -39,7 +39,9 @@ def report(kb: KnowledgeBase, topics: dict) -> tuple:
         detail_text = f"{detail_grade:12.1f}" if detail_grade is not None else f"{'-':>12}"
         print(f"{entry.id:<24} {entry.category:<10} {entry.evidence.level:<18} {answer_grade:12.1f} {detail_text}")
         if answer_grade > MAX_ANSWER_GRADE:
-            problems.append(f"entry '{entry.id}': the answer reads at grade {answer_grade:.1f}; the limit is {MAX_ANSWER_GRADE:.0f}")
+            problems.append(
+                f"entry '{entry.id}': the answer reads at grade {answer_grade:.1f}; the limit is {MAX_ANSWER_GRADE:.0f}"
+            )
     median = statistics.median(grades)
     print(f"\nReading grade of answers: median {median:.1f}, highest {max(grades):.1f} (Flesch-Kincaid)")
     if median > MEDIAN_ANSWER_GRADE:

@@ -24,6 +24,7 @@ from typing import Dict, List, Optional
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 DEFAULT_MODEL = ROOT / "models" / "needlewise.tar.gz"
+KIOSK = ROOT / "bot" / "web" / "kiosk.html"
 READY_TIMEOUT_SECONDS = float(os.environ.get("READY_TIMEOUT", "240"))
 RESTARTABLE = ("actions", "web")
 
@@ -57,7 +58,7 @@ class Settings:
     extra_env: Dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         return cls(
             rasa_port=int(os.environ.get("RASA_PORT", 5005)),
             actions_port=int(os.environ.get("ACTIONS_PORT", 5055)),
@@ -67,7 +68,7 @@ class Settings:
         )
 
     @classmethod
-    def free(cls, **overrides: object) -> "Settings":
+    def free(cls, **overrides: object) -> Settings:
         settings = cls(rasa_port=free_port(), actions_port=free_port(), web_port=free_port())
         for key, value in overrides.items():
             setattr(settings, key, value)
@@ -103,17 +104,44 @@ class Settings:
     def commands(self) -> Dict[str, List[str]]:
         python = sys.executable
         return {
-            "actions": [python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.actions_port), "--cors", self.web_url],
-            "rasa": [
-                str(VENV_BIN / "rasa"), "run",
-                "--model", str(self.model),
-                "--endpoints", str(ROOT / "bot" / "endpoints.yml"),
-                "--credentials", str(ROOT / "bot" / "credentials.yml"),
-                "--interface", self.host,
-                "--port", str(self.rasa_port),
-                "--cors", self.web_url,
+            "actions": [
+                python,
+                "-m",
+                "rasa_sdk",
+                "--actions",
+                "actions",
+                "--port",
+                str(self.actions_port),
+                "--cors",
+                self.web_url,
             ],
-            "web": [python, "-m", "scripts.webserver", "--host", self.host, "--port", str(self.web_port), "--rasa-url", self.rasa_url],
+            "rasa": [
+                str(VENV_BIN / "rasa"),
+                "run",
+                "--model",
+                str(self.model),
+                "--endpoints",
+                str(ROOT / "bot" / "endpoints.yml"),
+                "--credentials",
+                str(ROOT / "bot" / "credentials.yml"),
+                "--interface",
+                self.host,
+                "--port",
+                str(self.rasa_port),
+                "--cors",
+                self.web_url,
+            ],
+            "web": [
+                python,
+                "-m",
+                "scripts.webserver",
+                "--host",
+                self.host,
+                "--port",
+                str(self.web_port),
+                "--rasa-url",
+                self.rasa_url,
+            ],
         }
 
     def health_urls(self) -> Dict[str, str]:
@@ -136,7 +164,7 @@ class Stack:
         if self.settings.log_dir is None:
             return None
         self.settings.log_dir.mkdir(parents=True, exist_ok=True)
-        return open(self.settings.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
+        return open(self.settings.log_dir / f"{name}.log", "ab")
 
     def start_one(self, name: str) -> None:
         log = self._log_file(name)
@@ -149,7 +177,7 @@ class Stack:
             start_new_session=True,
         )
 
-    def start(self, names: Optional[List[str]] = None) -> "Stack":
+    def start(self, names: Optional[List[str]] = None) -> Stack:
         if not self.settings.model.exists():
             raise FileNotFoundError(f"No trained model at {self.settings.model}: run `make train` first.")
         for name in names or ["actions", "rasa", "web"]:
@@ -201,7 +229,7 @@ class Stack:
                 restarted.append(name)
         return restarted
 
-    def __enter__(self) -> "Stack":
+    def __enter__(self) -> Stack:
         try:
             self.start()
             self.wait_ready()
@@ -235,8 +263,8 @@ def run_foreground(settings: Settings) -> int:
     print(
         f"\nNeedlewise is ready ({waited:.1f} s).\n"
         f"  Clinic page with the chat widget: {settings.web_url}/\n"
-        f"  Front-desk kiosk:                 {settings.web_url}/kiosk.html\n"
-        f"  Rasa REST channel:                POST {settings.rasa_url}/webhooks/rest/webhook\n"
+        + (f"  Front-desk kiosk:                 {settings.web_url}/kiosk.html\n" if KIOSK.exists() else "")
+        + f"  Rasa REST channel:                POST {settings.rasa_url}/webhooks/rest/webhook\n"
         f"  Action server:                    {settings.actions_url}/health\n"
         "Press Ctrl-C to stop.\n",
         flush=True,

@@ -28,7 +28,7 @@ class Handler(SimpleHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         super().end_headers()
 
-    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+    def do_GET(self) -> None:
         if self.path.split("?")[0] == "/config.json":
             body = json.dumps({"rasaUrl": self.rasa_url}).encode()
             self.send_response(200)
@@ -39,7 +39,7 @@ class Handler(SimpleHTTPRequestHandler):
             return
         super().do_GET()
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the http.server API
+    def log_message(self, format: str, *args: object) -> None:
         # Paths only: no query strings, no bodies; patients' words never reach this log.
         if os.environ.get("WEB_ACCESS_LOG") == "1":
             super().log_message(format, *args)

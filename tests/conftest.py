@@ -1,0 +1,66 @@
+"""Shared fixtures. Unit tests use the real knowledge file; integration tests start real servers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from actions.knowledge import (
+    DEFAULT_CLINIC_FILE,
+    DEFAULT_KNOWLEDGE_FILE,
+    KnowledgeBase,
+    load_knowledge,
+    load_topic_spec,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_SPEC = ROOT.parent / "shared" / "spec"
+
+
+@pytest.fixture(scope="session")
+def topics() -> dict:
+    """Topic id -> category, from the project's copy of the topic spec."""
+    return load_topic_spec()
+
+
+@pytest.fixture(scope="session")
+def kb() -> KnowledgeBase:
+    """The shipped knowledge file with the shipped clinic settings."""
+    return load_knowledge(DEFAULT_KNOWLEDGE_FILE, DEFAULT_CLINIC_FILE)
+
+
+@pytest.fixture(scope="session")
+def model_path() -> Path:
+    path = Path(os.environ.get("MODEL", ROOT / "models" / "needlewise.tar.gz"))
+    if not path.exists():
+        pytest.fail(f"No trained model at {path}: `make test` trains it first (make train).")
+    return path
+
+
+@pytest.fixture(scope="session")
+def stack(model_path: Path):
+    """The real action server, Rasa server and web server, on free ports, for the whole session."""
+    from scripts.stack import Settings, Stack
+
+    settings = Settings.free(model=model_path, log_dir=ROOT / "results" / "logs")
+    with Stack(settings) as running:
+        yield running
+
+
+def rest_turn(stack, sender: str, message, timeout: float = 30.0):
+    """One turn through Rasa's REST channel; returns (HTTP status, list of messages)."""
+    import requests
+
+    response = requests.post(
+        f"{stack.settings.rasa_url}/webhooks/rest/webhook",
+        json={"sender": sender, "message": message},
+        timeout=timeout,
+    )
+    return response.status_code, response.json()
+
+
+def contract_customs(messages: list) -> list:
+    """The `custom` objects of one turn's messages."""
+    return [m["custom"] for m in messages if isinstance(m.get("custom"), dict)]

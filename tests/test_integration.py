@@ -1,0 +1,102 @@
+"""The whole bot: the real action server, Rasa server and web server, talking over HTTP."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import requests
+
+from tests.conftest import contract_customs, rest_turn
+
+pytestmark = pytest.mark.integration
+
+KINDS = {
+    "answer",
+    "urgent",
+    "refer_clinician",
+    "out_of_scope",
+    "fallback",
+    "handoff",
+    "greeting",
+    "goodbye",
+    "chitchat",
+    "menu",
+    "feedback",
+}
+
+
+def sender() -> str:
+    return f"it-{uuid.uuid4().hex[:12]}"
+
+
+def one_custom(messages: list) -> dict:
+    customs = contract_customs(messages)
+    assert len(customs) == 1, f"expected exactly one custom, got {customs}"
+    assert customs[0]["kind"] in KINDS
+    return customs[0]
+
+
+def test_what_is_dry_needling_over_rest(stack, kb):
+    status, messages = rest_turn(stack, sender(), "what is dry needling?")
+    assert status == 200
+    custom = one_custom(messages)
+    assert custom["kind"] == "answer"
+    assert custom["topic"] == "what_is_dry_needling"
+    assert custom["sources"] and custom["evidence"]["level"]
+    assert messages[0]["text"] == kb.fill(kb.entry("what_is_dry_needling").answer)
+
+
+def test_greeting_then_goodbye(stack, kb):
+    who = sender()
+    _, hello = rest_turn(stack, who, "hello there")
+    assert one_custom(hello)["kind"] == "greeting"
+    assert kb.clinic.emergency_number in hello[0]["text"]
+    _, bye = rest_turn(stack, who, "bye, thanks for the help")
+    assert one_custom(bye)["kind"] in {"goodbye", "chitchat"}
+
+
+def test_follow_up_resolves_against_the_last_topic(stack, kb):
+    who = sender()
+    rest_turn(stack, who, "what is dry needling?")
+    _, more = rest_turn(stack, who, "/followup_more")
+    custom = one_custom(more)
+    assert custom["topic"] == "what_is_dry_needling"
+    assert more[0]["text"] == kb.fill(kb.entry("what_is_dry_needling").detail)
+
+
+def test_a_reported_emergency_gets_the_urgent_reply(stack, kb):
+    _, messages = rest_turn(stack, sender(), "my chest hurts and i cant breathe properly")
+    custom = one_custom(messages)
+    assert custom["kind"] == "urgent"
+    assert kb.clinic.emergency_number in messages[0]["text"]
+
+
+def test_the_web_server_serves_the_clinic_page(stack):
+    response = requests.get(f"{stack.settings.web_url}/", timeout=10)
+    assert response.status_code == 200
+    assert "text/html" in response.headers["Content-Type"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    config = requests.get(f"{stack.settings.web_url}/config.json", timeout=10).json()
+    assert config["rasaUrl"] == stack.settings.rasa_url
+
+
+def test_every_turn_is_answered_while_the_action_server_is_down(stack, kb):
+    """Stops the real action server: urgent replies still work, other turns hand off; then it recovers."""
+    stack.stop_one("actions")
+    try:
+        _, urgent = rest_turn(stack, sender(), "i fainted after my session and feel awful")
+        assert one_custom(urgent)["kind"] == "urgent"
+        assert kb.clinic.emergency_number in urgent[0]["text"]
+        _, crisis = rest_turn(stack, sender(), "i want to kill myself")
+        crisis_custom = one_custom(crisis)
+        assert crisis_custom["kind"] == "urgent" and crisis_custom["crisis_line"] == kb.clinic.crisis_line
+        _, other = rest_turn(stack, sender(), "what is dry needling?")
+        custom = one_custom(other)
+        assert custom["kind"] in {"handoff", "fallback"}
+        assert kb.clinic.phone in other[0]["text"]
+    finally:
+        stack.start_one("actions")
+        stack.wait_ready(["actions"])
+    _, back = rest_turn(stack, sender(), "what is dry needling?")
+    assert one_custom(back)["topic"] == "what_is_dry_needling"
