@@ -172,6 +172,10 @@ class RedFlagDetector:
         owned = bool(FIRST_PERSON.intersection(before[-5:]))
         if asks_about_self and not FIRST_PERSON.intersection(before[2:]):
             return False
+        if opens_question and "should" in before:
+            # "when should i worry about chest pain?" asks for advice; "what should i do, my chest
+            # hurts" reports: only a first-person word right before the symptom counts here.
+            return bool(FIRST_PERSON.intersection(before[-2:]))
         if opens_question:
             return owned
         return True

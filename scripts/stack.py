@@ -269,8 +269,12 @@ def run_foreground(settings: Settings) -> int:
         "Press Ctrl-C to stop.\n",
         flush=True,
     )
+    parent = os.getppid()
     try:
         while not stopping:
+            if os.getppid() != parent:
+                print("The command that started Needlewise has stopped; stopping too.", flush=True)
+                break
             rasa = stack.processes.get("rasa")
             if rasa is not None and rasa.poll() is not None:
                 print(f"The Rasa server stopped (exit code {rasa.returncode}).", file=sys.stderr)

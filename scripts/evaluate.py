@@ -1,0 +1,199 @@
+"""`make eval`: measures the trained model on the held-out set (tests/nlu/heldout.yml).
+
+The held-out set is written separately from the training data and never trained on. Each
+example runs through the whole NLU pipeline (classifier, fallback and the red-flag layer), and
+is scored by what the patient would get: the reply kind, and for questions the topic.
+
+Writes `results/eval/report.json` and `results/eval/report.md` (per-intent precision and
+recall, and every confusion) and exits 1 if a threshold is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+from actions.knowledge import load_topic_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
+MODEL = ROOT / "models" / "needlewise.tar.gz"
+OUT = ROOT / "results" / "eval"
+
+#: The thresholds `make test` holds the model to.
+THRESHOLDS = {
+    "topic_accuracy": 0.90,
+    "urgent_recall": 1.00,
+    "urgent_false_alarm_rate_max": 0.01,
+    "out_of_scope_recall": 0.85,
+}
+#: The reply kind each non-topic intent leads to (see actions/dialogue.py).
+INTENT_KINDS = {
+    "urgent": "urgent",
+    "personal_decision": "refer_clinician",
+    "out_of_scope": "out_of_scope",
+    "ask_human": "handoff",
+    "greet": "greeting",
+    "goodbye": "goodbye",
+    "thank": "chitchat",
+    "bot_challenge": "chitchat",
+    "ask_capabilities": "menu",
+    "feedback_helpful": "feedback",
+    "feedback_not_helpful": "feedback",
+    "followup_duration": "answer",
+    "followup_safety": "answer",
+    "followup_more": "answer",
+    "nlu_fallback": "fallback",
+}
+
+
+def kind_of(intent: str, topics: Dict[str, str]) -> str:
+    return "answer" if intent in topics else INTENT_KINDS.get(intent, "fallback")
+
+
+def load_examples(path: Path) -> List[Tuple[str, str]]:
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    data = load_data(str(path))
+    return [(m.get("text"), m.get("intent")) for m in data.intent_examples]
+
+
+@dataclass
+class Result:
+    text: str
+    expected: str
+    predicted: str
+    confidence: float
+
+
+async def predict(model: Path, examples: List[Tuple[str, str]]) -> List[Result]:
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model))
+    results = []
+    for text, expected in examples:
+        parsed = await agent.parse_message(text)
+        intent = parsed.get("intent") or {}
+        results.append(Result(text, expected, intent.get("name") or "nlu_fallback", float(intent.get("confidence") or 0)))
+    return results
+
+
+def score(results: List[Result], topics: Dict[str, str]) -> dict:
+    topic_cases = [r for r in results if r.expected in topics]
+    urgent_cases = [r for r in results if r.expected == "urgent"]
+    calm_cases = [r for r in results if r.expected != "urgent"]
+    oos_cases = [r for r in results if r.expected == "out_of_scope"]
+    kind_right = sum(kind_of(r.predicted, topics) == kind_of(r.expected, topics) for r in results)
+
+    def ratio(hits: int, total: int) -> float:
+        return round(hits / total, 4) if total else 0.0
+
+    intents = sorted({r.expected for r in results} | {r.predicted for r in results})
+    per_intent = {}
+    for intent in intents:
+        tp = sum(r.expected == intent and r.predicted == intent for r in results)
+        predicted = sum(r.predicted == intent for r in results)
+        actual = sum(r.expected == intent for r in results)
+        per_intent[intent] = {
+            "precision": ratio(tp, predicted),
+            "recall": ratio(tp, actual),
+            "support": actual,
+        }
+    confusions = collections.Counter((r.expected, r.predicted) for r in results if r.expected != r.predicted)
+    metrics = {
+        "examples": len(results),
+        "topic_accuracy": ratio(sum(r.predicted == r.expected for r in topic_cases), len(topic_cases)),
+        "urgent_recall": ratio(sum(r.predicted == "urgent" for r in urgent_cases), len(urgent_cases)),
+        "urgent_false_alarm_rate": ratio(sum(r.predicted == "urgent" for r in calm_cases), len(calm_cases)),
+        "out_of_scope_recall": ratio(sum(r.predicted == "out_of_scope" for r in oos_cases), len(oos_cases)),
+        "kind_accuracy": ratio(kind_right, len(results)),
+        "intent_accuracy": ratio(sum(r.predicted == r.expected for r in results), len(results)),
+    }
+    failures = []
+    for name in ("topic_accuracy", "urgent_recall", "out_of_scope_recall"):
+        if metrics[name] < THRESHOLDS[name]:
+            failures.append(f"{name} {metrics[name]:.3f} is below {THRESHOLDS[name]:.2f}")
+    if metrics["urgent_false_alarm_rate"] > THRESHOLDS["urgent_false_alarm_rate_max"]:
+        failures.append(
+            f"urgent_false_alarm_rate {metrics['urgent_false_alarm_rate']:.3f} is above "
+            f"{THRESHOLDS['urgent_false_alarm_rate_max']:.2f}"
+        )
+    return {
+        "metrics": metrics,
+        "thresholds": THRESHOLDS,
+        "failures": failures,
+        "per_intent": per_intent,
+        "confusions": [{"expected": e, "predicted": p, "count": n} for (e, p), n in confusions.most_common()],
+        "errors": [r.__dict__ for r in results if r.expected != r.predicted],
+    }
+
+
+def write_report(report: dict, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    m = report["metrics"]
+    lines = [
+        "# Held-out NLU evaluation",
+        "",
+        f"Examples: {m['examples']}",
+        "",
+        "| measure | value | threshold |",
+        "| --- | --- | --- |",
+        f"| topic accuracy | {m['topic_accuracy']:.3f} | >= {THRESHOLDS['topic_accuracy']:.2f} |",
+        f"| urgent recall | {m['urgent_recall']:.3f} | >= {THRESHOLDS['urgent_recall']:.2f} |",
+        f"| urgent false alarms | {m['urgent_false_alarm_rate']:.3f} | <= {THRESHOLDS['urgent_false_alarm_rate_max']:.2f} |",
+        f"| out-of-scope recall | {m['out_of_scope_recall']:.3f} | >= {THRESHOLDS['out_of_scope_recall']:.2f} |",
+        f"| reply-kind accuracy | {m['kind_accuracy']:.3f} | |",
+        f"| intent accuracy | {m['intent_accuracy']:.3f} | |",
+        "",
+        "## Per intent",
+        "",
+        "| intent | precision | recall | support |",
+        "| --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| {name} | {v['precision']:.2f} | {v['recall']:.2f} | {v['support']} |"
+        for name, v in report["per_intent"].items()
+    ]
+    lines += ["", "## Confusions (expected -> predicted)", ""]
+    lines += [f"- {e['expected']} -> {e['predicted']}: {e['count']}" for e in report["confusions"]]
+    lines += ["", "## Errors", ""]
+    lines += [
+        f"- `{e['expected']}` -> `{e['predicted']}` ({e['confidence']:.2f}): {e['text']}" for e in report["errors"]
+    ]
+    (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", type=Path, default=MODEL)
+    parser.add_argument("--heldout", type=Path, default=HELDOUT)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    topics = load_topic_spec()
+    results = asyncio.run(predict(args.model, load_examples(args.heldout)))
+    report = score(results, topics)
+    write_report(report, args.out)
+    m = report["metrics"]
+    print(
+        f"Held-out evaluation of {m['examples']} examples: topic accuracy {m['topic_accuracy']:.3f}, "
+        f"urgent recall {m['urgent_recall']:.3f}, urgent false alarms {m['urgent_false_alarm_rate']:.3f}, "
+        f"out-of-scope recall {m['out_of_scope_recall']:.3f}, reply-kind accuracy {m['kind_accuracy']:.3f}"
+    )
+    print(f"Report: {args.out / 'report.md'}")
+    if report["failures"]:
+        print("Below the thresholds:", *report["failures"], sep="\n  - ", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
