@@ -37,7 +37,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 RASA_FILES  := $(CONFIG) $(shell find $(DOMAIN) $(DATA) -name '*.yml' 2>/dev/null) $(wildcard bot/nlp/*.yml)
 STAMP       := $(VENV)/.installed
 
-.PHONY: help setup run test lint validate unit train test-stories check-knowledge clean
+.PHONY: help setup run test lint validate unit train test-stories check-knowledge eval clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -85,9 +85,13 @@ test-stories: $(MODEL) ## Run the Rasa test stories
 	$(RASA) test core --model $(MODEL) --stories $(TEST_STORIES) --out $(RESULTS)/stories \
 		--fail-on-prediction-errors
 
+eval: $(MODEL) ## Measure the model on the held-out set; fails below the thresholds
+	$(PY) -m scripts.evaluate --model $(MODEL) --heldout $(HELDOUT) --out $(RESULTS)/eval
+
 test: setup lint validate check-knowledge $(MODEL) ## Set up and run the whole suite
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory test-stories
+	$(MAKE) --no-print-directory eval
 
 clean: ## Remove the trained model, built pipeline and results (keeps .venv)
 	rm -rf $(MODEL_DIR) build $(RESULTS) .pytest_cache .ruff_cache

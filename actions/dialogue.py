@@ -15,6 +15,33 @@ from actions.knowledge import KnowledgeBase
 from actions.replies import Reply
 
 FALLBACK_INTENT = "nlu_fallback"
+#: The reply kind each non-topic intent leads to; topic intents lead to `answer`.
+INTENT_KINDS = {
+    "urgent": "urgent",
+    "personal_decision": "refer_clinician",
+    "out_of_scope": "out_of_scope",
+    "ask_human": "handoff",
+    "greet": "greeting",
+    "goodbye": "goodbye",
+    "thank": "chitchat",
+    "bot_challenge": "chitchat",
+    "ask_capabilities": "menu",
+    "feedback_helpful": "feedback",
+    "feedback_not_helpful": "feedback",
+    "followup_duration": "answer",
+    "followup_safety": "answer",
+    "followup_more": "answer",
+    FALLBACK_INTENT: "fallback",
+}
+
+
+def kind_of(intent: Optional[str], topics: Iterable[str]) -> str:
+    """The reply kind an intent normally leads to (follow-ups without a topic become fallbacks)."""
+    if intent in topics:
+        return "answer"
+    return INTENT_KINDS.get(intent or FALLBACK_INTENT, "fallback")
+
+
 #: Entity values (from the project's spaCy vocabulary) that point a referral at a topic.
 REFERRAL_TOPICS = {"medicine": "blood_thinners", "pregnancy": "pregnancy", "condition": "who_should_avoid"}
 #: "How long does that last?" after a topic: which topic answers it.

@@ -285,6 +285,17 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> Dict[str,
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+def _construct_timestamp(loader: _LineLoader, node: yaml.ScalarNode) -> Any:
+    """An impossible date (2026-13-45) stays text, so the schema reports it with its place."""
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+
+
 def _strip_lines(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _strip_lines(v) for k, v in value.items() if k != "__lines__"}
@@ -306,6 +317,8 @@ def _read_yaml(path: Path) -> Tuple[Any, Any]:
         with_lines = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
+        if isinstance(error, yaml.scanner.ScannerError) and getattr(error, "context_mark", None):
+            mark = error.context_mark  # e.g. where an unclosed quote opens
         line = mark.line + 1 if mark else None
         reason = getattr(error, "problem", None) or str(error)
         raise KnowledgeFileError([Problem(name, f"this is not valid YAML: {reason}", line)]) from None
@@ -455,7 +468,12 @@ def load_knowledge(
                     "evidence.level",
                 )
             )
-        texts = {"answer": entry.answer, "detail": entry.detail or "", "title": entry.title}
+        texts = {
+            "answer": entry.answer,
+            "detail": entry.detail or "",
+            "title": entry.title,
+            "evidence.summary": entry.evidence.summary,
+        }
         texts.update({f"sources.{i}.{k}": v or "" for i, s in enumerate(entry.sources) for k, v in s.dict().items()})
         for field_name, text in texts.items():
             for message in _placeholder_problems(text):
@@ -463,7 +481,10 @@ def load_knowledge(
                     Problem(
                         name,
                         message,
-                        _line_of(with_lines, ("entries", index, field_name.split(".")[0])),
+                        _line_of(
+                            with_lines,
+                            ("entries", index, *(int(p) if p.isdigit() else p for p in field_name.split("."))),
+                        ),
                         entry.id,
                         field_name,
                     )
@@ -474,7 +495,7 @@ def load_knowledge(
                 Problem(
                     name,
                     "the review date is in the future",
-                    _line_of(with_lines, ("entries", index, "reviewed")),
+                    _line_of(with_lines, ("entries", index, "reviewed", "on")),
                     entry.id,
                     "reviewed.on",
                 )
@@ -517,7 +538,7 @@ def load_knowledge(
         Problem(
             name,
             f"reviewed {entry.reviewed.on.isoformat()}, more than 12 months ago: please review it again",
-            _line_of(with_lines, ("entries", index, "reviewed")),
+            _line_of(with_lines, ("entries", index, "reviewed", "on")),
             entry.id,
             "reviewed.on",
         )
@@ -582,7 +603,9 @@ class KnowledgeStore:
     def _reload(self, stamp: Tuple[Any, ...]) -> None:
         try:
             fresh = load_knowledge(self.path, self.clinic_path)
-        except KnowledgeFileError as error:
+        except Exception as error:
+            if not isinstance(error, KnowledgeFileError):
+                error = KnowledgeFileError([Problem(str(self.path), f"cannot be loaded: {error!r}")])
             self.last_error = error
             if self._current is None:
                 logger.error("The knowledge file cannot be used:\n%s", error)

@@ -25,7 +25,7 @@ from spacy.tokens import Doc
 ROOT = Path(__file__).resolve().parent.parent
 RED_FLAGS_FILE = ROOT / "bot" / "nlp" / "red_flags.yml"
 CRISIS = "crisis"
-WILDCARD_WIDTH = 3
+WILDCARD_WIDTH = 4
 
 _CONTRACTIONS = [
     (re.compile(r"[\u2018\u2019\u02bc`]"), "'"),

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Tuple
 
+from actions.dialogue import kind_of
 from actions.knowledge import load_topic_spec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,28 +35,6 @@ THRESHOLDS = {
     "urgent_false_alarm_rate_max": 0.01,
     "out_of_scope_recall": 0.85,
 }
-#: The reply kind each non-topic intent leads to (see actions/dialogue.py).
-INTENT_KINDS = {
-    "urgent": "urgent",
-    "personal_decision": "refer_clinician",
-    "out_of_scope": "out_of_scope",
-    "ask_human": "handoff",
-    "greet": "greeting",
-    "goodbye": "goodbye",
-    "thank": "chitchat",
-    "bot_challenge": "chitchat",
-    "ask_capabilities": "menu",
-    "feedback_helpful": "feedback",
-    "feedback_not_helpful": "feedback",
-    "followup_duration": "answer",
-    "followup_safety": "answer",
-    "followup_more": "answer",
-    "nlu_fallback": "fallback",
-}
-
-
-def kind_of(intent: str, topics: Dict[str, str]) -> str:
-    return "answer" if intent in topics else INTENT_KINDS.get(intent, "fallback")
 
 
 def load_examples(path: Path) -> List[Tuple[str, str]]:
@@ -81,7 +60,8 @@ async def predict(model: Path, examples: List[Tuple[str, str]]) -> List[Result]:
     for text, expected in examples:
         parsed = await agent.parse_message(text)
         intent = parsed.get("intent") or {}
-        results.append(Result(text, expected, intent.get("name") or "nlu_fallback", float(intent.get("confidence") or 0)))
+        name, confidence = intent.get("name") or "nlu_fallback", float(intent.get("confidence") or 0)
+        results.append(Result(text, expected, name, confidence))
     return results
 
 
@@ -148,7 +128,8 @@ def write_report(report: dict, out: Path) -> None:
         "| --- | --- | --- |",
         f"| topic accuracy | {m['topic_accuracy']:.3f} | >= {THRESHOLDS['topic_accuracy']:.2f} |",
         f"| urgent recall | {m['urgent_recall']:.3f} | >= {THRESHOLDS['urgent_recall']:.2f} |",
-        f"| urgent false alarms | {m['urgent_false_alarm_rate']:.3f} | <= {THRESHOLDS['urgent_false_alarm_rate_max']:.2f} |",
+        f"| urgent false alarms | {m['urgent_false_alarm_rate']:.3f} "
+        f"| <= {THRESHOLDS['urgent_false_alarm_rate_max']:.2f} |",
         f"| out-of-scope recall | {m['out_of_scope_recall']:.3f} | >= {THRESHOLDS['out_of_scope_recall']:.2f} |",
         f"| reply-kind accuracy | {m['kind_accuracy']:.3f} | |",
         f"| intent accuracy | {m['intent_accuracy']:.3f} | |",
@@ -178,6 +159,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)  # no per-message debug lines: they would print patients' words
     topics = load_topic_spec()
     results = asyncio.run(predict(args.model, load_examples(args.heldout)))
     report = score(results, topics)

@@ -100,3 +100,41 @@ def test_every_turn_is_answered_while_the_action_server_is_down(stack, kb):
         stack.wait_ready(["actions"])
     _, back = rest_turn(stack, sender(), "what is dry needling?")
     assert one_custom(back)["topic"] == "what_is_dry_needling"
+
+
+def story_turns() -> list:
+    """(story name, [(user text, expected kind), ...]) from the Rasa test stories."""
+    from pathlib import Path
+
+    import yaml
+
+    from actions.dialogue import kind_of
+    from actions.knowledge import load_topic_spec
+
+    topics = load_topic_spec()
+    stories = []
+    for file in sorted((Path(__file__).parent / "stories").glob("*.yml")):
+        for story in yaml.safe_load(file.read_text())["stories"]:
+            turns = [
+                (step["user"].strip(), kind_of(step["intent"], topics)) for step in story["steps"] if "user" in step
+            ]
+            stories.append((story["story"], turns))
+    return stories
+
+
+FALLBACK_KINDS = {"fallback", "handoff"}
+
+
+@pytest.mark.parametrize(("name", "turns"), story_turns(), ids=[s[0] for s in story_turns()])
+def test_every_turn_of_every_test_story_carries_one_custom_of_the_right_kind(stack, name, turns):
+    who = sender()
+    for text, kind in turns:
+        status, messages = rest_turn(stack, who, text)
+        assert status == 200
+        got = one_custom(messages)["kind"]
+        if kind == "fallback":
+            # the second fallback in a row hands off to the front desk, by design
+            assert got in FALLBACK_KINDS, (text, got)
+        else:
+            assert got == kind, (text, got)
+        assert any(m.get("text") for m in messages), f"no words for {text!r}"

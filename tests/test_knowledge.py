@@ -1,0 +1,794 @@
+"""The shipped knowledge file, the checks that refuse broken copies of it, and its hot reload.
+
+Broken copies are made in `tmp_path` by editing the text of the shipped `bot/knowledge/en.yml`,
+and every refusal is checked for what a member of the clinic staff needs to fix it: the file,
+the line of the broken place, the entry id and the field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import statistics
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+import pytest
+import yaml
+
+from actions.knowledge import (
+    DEFAULT_CLINIC_FILE,
+    DEFAULT_KNOWLEDGE_FILE,
+    ROOT,
+    TOPICS_FILE,
+    KnowledgeBase,
+    KnowledgeFileError,
+    KnowledgeStore,
+    Problem,
+    count_words,
+    load_knowledge,
+    load_topic_spec,
+)
+from actions.readability import grade
+from scripts import check_knowledge
+
+SHIPPED = DEFAULT_KNOWLEDGE_FILE.read_text(encoding="utf-8")
+SHIPPED_CLINIC = DEFAULT_CLINIC_FILE.read_text(encoding="utf-8")
+SHARED_TOPICS = ROOT.parent / "shared" / "spec" / "topics.yml"
+TOPIC_SPEC = load_topic_spec()
+TOPIC_IDS = list(TOPIC_SPEC)
+#: The entry ids as written in the shipped file (read without our loader, for parametrising).
+ENTRY_IDS = [entry["id"] for entry in yaml.safe_load(SHIPPED)["entries"]]
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def line_at(text: str, offset: int) -> int:
+    """The 1-based line of `offset` in `text`."""
+    return text.count("\n", 0, offset) + 1
+
+
+def entry_span(text: str, entry_id: str) -> Tuple[int, int]:
+    """Start and end offsets of one entry's block (from its `- id:` line to the next entry)."""
+    start = text.index(f"  - id: {entry_id}\n")
+    ends = [i for i in (text.find("\n  - id: ", start + 1), text.find("\nmessages:", start)) if i != -1]
+    return start, min(ends) + 1
+
+
+def field_block(text: str, entry_id: str, key: str) -> str:
+    """The text of one top-level field of an entry, from its key to the next field."""
+    start, end = entry_span(text, entry_id)
+    pos = text.index(f"\n    {key}:", start, end) + 1
+    following = re.compile(r"^    \S", re.MULTILINE).search(text, pos + 1, end)
+    return text[pos : following.start() if following else end]
+
+
+def edit_entry(text: str, entry_id: str, old: str, new: str) -> Tuple[str, int]:
+    """Replaces `old` inside one entry; returns the new text and the line where the edit starts."""
+    start, end = entry_span(text, entry_id)
+    pos = text.index(old, start, end)
+    return text[:pos] + new + text[pos + len(old) :], line_at(text, pos)
+
+
+def edit(text: str, old: str, new: str) -> Tuple[str, int]:
+    """Replaces the one occurrence of `old`; returns the new text and the line where it was."""
+    assert text.count(old) == 1, f"{old!r} must occur exactly once"
+    pos = text.index(old)
+    return text.replace(old, new), line_at(text, pos)
+
+
+def write(tmp_path: Path, text: str, name: str = "en.yml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def refusal(path: Path, clinic: Path = DEFAULT_CLINIC_FILE, **kwargs) -> KnowledgeFileError:
+    with pytest.raises(KnowledgeFileError) as info:
+        load_knowledge(path, clinic, **kwargs)
+    return info.value
+
+
+def the_problem(error: KnowledgeFileError, entry: Optional[str] = None, field: Optional[str] = None) -> Problem:
+    """The one problem of `error` about this entry and field."""
+    found = [p for p in error.problems if p.entry == entry and p.field == field]
+    assert len(found) == 1, f"expected one problem for entry={entry} field={field}, got:\n{error}"
+    return found[0]
+
+
+def assert_located(
+    error: KnowledgeFileError,
+    problem: Problem,
+    path: Path,
+    line: Optional[int],
+    entry: Optional[str],
+    field: Optional[str],
+    says: str,
+) -> None:
+    """The problem names the file, line, entry and field, and the exception's message shows it."""
+    assert problem.file == str(path)
+    assert problem.line == line
+    assert problem.entry == entry
+    assert problem.field == field
+    assert says in problem.message
+    where = f"{path}:{line}: " if line else f"{path}: "
+    what = ", ".join(([f"entry '{entry}'"] if entry else []) + ([f"field '{field}'"] if field else []))
+    assert f"{where}{what}: " in str(error)
+    assert says in str(error)
+
+
+@pytest.fixture(scope="module")
+def last_review() -> dt.date:
+    """The newest review date of the shipped file: a `today` that makes every shipped date valid."""
+    return max(dt.date.fromisoformat(d) for d in re.findall(r"^      on: (\S+)$", SHIPPED, re.MULTILINE))
+
+
+# --- the shipped file: coverage of the topic spec -------------------------------------------------
+
+
+def test_the_shipped_file_has_36_entries(kb: KnowledgeBase) -> None:
+    assert len(kb.entries) == 36
+    assert len(TOPIC_IDS) == 36
+
+
+@pytest.mark.parametrize("topic", TOPIC_IDS)
+def test_every_topic_has_an_entry_in_its_category(kb: KnowledgeBase, topic: str) -> None:
+    assert topic in kb.entries
+    assert kb.entry(topic).category == TOPIC_SPEC[topic]
+
+
+@pytest.mark.parametrize("entry_id", ENTRY_IDS)
+def test_every_entry_is_a_topic(entry_id: str) -> None:
+    assert entry_id in TOPIC_SPEC
+
+
+def test_entry_ids_are_unique_and_match_the_topics_exactly() -> None:
+    assert len(ENTRY_IDS) == len(set(ENTRY_IDS))
+    assert set(ENTRY_IDS) == set(TOPIC_IDS)
+
+
+def test_topics_file_is_the_shared_spec() -> None:
+    if not SHARED_TOPICS.exists():
+        pytest.skip(f"no shared spec at {SHARED_TOPICS}")
+    assert TOPICS_FILE.read_text(encoding="utf-8") == SHARED_TOPICS.read_text(encoding="utf-8")
+
+
+# --- the shipped file: reading level and length ----------------------------------------------------
+
+
+@pytest.mark.parametrize("entry_id", ENTRY_IDS)
+def test_answer_reads_at_grade_10_or_below(kb: KnowledgeBase, entry_id: str) -> None:
+    assert grade(kb.fill(kb.entry(entry_id).answer)) <= 10.0
+
+
+@pytest.mark.parametrize("entry_id", ENTRY_IDS)
+def test_detail_reads_at_grade_10_or_below(kb: KnowledgeBase, entry_id: str) -> None:
+    detail = kb.entry(entry_id).detail
+    if detail is None:
+        pytest.skip("this entry has no detail")
+    assert grade(kb.fill(detail)) <= 10.0
+
+
+def test_median_answer_reads_at_grade_8_or_below(kb: KnowledgeBase) -> None:
+    grades = [grade(kb.fill(entry.answer)) for entry in kb.entries.values()]
+    assert len(grades) == 36
+    assert statistics.median(grades) <= 8.0
+
+
+@pytest.mark.parametrize("entry_id", ENTRY_IDS)
+def test_answer_has_40_to_120_words(kb: KnowledgeBase, entry_id: str) -> None:
+    assert 40 <= count_words(kb.fill(kb.entry(entry_id).answer)) <= 120
+
+
+def test_grade_tells_easy_from_hard_text() -> None:
+    """The measure the limits rely on does rank text: short words score low, long ones high."""
+    easy = "The cat sat on the mat. It was a big cat. The mat was red."
+    hard = (
+        "Intramuscular stimulation of myofascial trigger points necessitates comprehensive anatomical "
+        "understanding, particularly regarding neurovascular structures and pleural proximity."
+    )
+    assert grade(easy) < 3 < 10 < grade(hard)
+
+
+# --- the shipped file: sources, related topics, placeholders ---------------------------------------
+
+
+@pytest.mark.parametrize("entry_id", [i for i in ENTRY_IDS if TOPIC_SPEC.get(i) != "clinic"])
+def test_every_non_clinic_entry_has_a_traceable_source(kb: KnowledgeBase, entry_id: str) -> None:
+    traceable = [s for s in kb.entry(entry_id).sources if s.pmid or s.doi or (s.url and s.url.startswith("https://"))]
+    assert traceable, f"{entry_id} has no source with a pmid, a doi or an https url"
+    assert all(s.title for s in kb.entry(entry_id).sources)
+
+
+@pytest.mark.parametrize("entry_id", ENTRY_IDS)
+def test_related_ids_exist_and_are_not_the_entry_itself(kb: KnowledgeBase, entry_id: str) -> None:
+    related = kb.entry(entry_id).related
+    assert 2 <= len(related) <= 4  # SCHEMA.md: 2 to 4 other topic ids
+    assert len(set(related)) == len(related)
+    assert entry_id not in related
+    assert all(r in kb.entries for r in related)
+
+
+def _texts_of(kb: KnowledgeBase, entry_id: str) -> List[str]:
+    entry = kb.entry(entry_id)
+    texts = [entry.title, entry.answer, entry.detail or "", entry.evidence.summary]
+    texts += [value for source in entry.sources for value in source.dict().values() if value]
+    return texts
+
+
+@pytest.mark.parametrize("entry_id", ENTRY_IDS)
+def test_every_placeholder_of_an_entry_fills(kb: KnowledgeBase, entry_id: str) -> None:
+    for text in _texts_of(kb, entry_id):
+        filled = kb.fill(text)
+        assert "{" not in filled and "}" not in filled, filled
+
+
+def test_every_placeholder_of_the_messages_fills(kb: KnowledgeBase) -> None:
+    assert kb.messages
+    for key in kb.messages:
+        filled = kb.message(key)
+        assert "{" not in filled and "}" not in filled, key
+
+
+def test_placeholders_take_the_clinic_settings(kb: KnowledgeBase) -> None:
+    booking = kb.fill(kb.entry("booking").answer)
+    assert kb.clinic.booking_url in booking
+    assert kb.clinic.phone in booking
+    assert kb.clinic.name in booking
+    assert kb.fill(kb.entry("booking").sources[0].url) == kb.clinic.booking_url
+
+
+def test_the_shipped_file_has_no_warnings_on_its_review_day(last_review: dt.date) -> None:
+    kb = load_knowledge(DEFAULT_KNOWLEDGE_FILE, DEFAULT_CLINIC_FILE, today=last_review)
+    assert kb.warnings == []
+    assert kb.source == str(DEFAULT_KNOWLEDGE_FILE)
+
+
+# --- `on:` is a key, not a yes/no value ------------------------------------------------------------
+
+
+def test_plain_yaml_1_1_would_read_on_as_true() -> None:
+    """Why the loader is special: PyYAML's own safe loader turns the key `on` into True."""
+    assert yaml.safe_load("on: 2026-01-15") == {True: dt.date(2026, 1, 15)}
+
+
+def test_the_shipped_review_dates_are_unquoted_on_keys() -> None:
+    assert len(re.findall(r"^      on: \d{4}-\d{2}-\d{2}$", SHIPPED, re.MULTILINE)) == 36
+
+
+def test_unquoted_on_in_reviewed_is_read_as_a_date(tmp_path: Path, last_review: dt.date) -> None:
+    text, _ = edit_entry(SHIPPED, "pregnancy", f"      on: {last_review.isoformat()}\n", "      on: 2026-01-15\n")
+    kb = load_knowledge(write(tmp_path, text), today=last_review)
+    assert kb.entry("pregnancy").reviewed.on == dt.date(2026, 1, 15)
+    assert kb.entry("pregnancy").reviewed.by == "Needlewise content team"
+
+
+# --- review dates: stale is a warning, the future is an error -------------------------------------
+
+
+def test_a_review_older_than_12_months_is_a_warning_not_an_error(tmp_path: Path, last_review: dt.date) -> None:
+    old = last_review - dt.timedelta(days=400)
+    text, _ = edit_entry(SHIPPED, "cost", f"      on: {last_review.isoformat()}\n", f"      on: {old.isoformat()}\n")
+    path = write(tmp_path, text)
+    kb = load_knowledge(path, today=last_review)
+    assert len(kb.entries) == 36
+    assert len(kb.warnings) == 1
+    warning = kb.warnings[0]
+    assert (warning.file, warning.entry, warning.field) == (str(path), "cost", "reviewed.on")
+    assert f"reviewed {old.isoformat()}, more than 12 months ago" in warning.message
+
+
+def test_a_review_exactly_12_months_old_is_not_yet_a_warning(tmp_path: Path, last_review: dt.date) -> None:
+    edge = last_review - dt.timedelta(days=365)
+    text, _ = edit_entry(SHIPPED, "cost", f"      on: {last_review.isoformat()}\n", f"      on: {edge.isoformat()}\n")
+    assert load_knowledge(write(tmp_path, text), today=last_review).warnings == []
+
+
+def test_every_shipped_review_becomes_a_warning_after_a_year(last_review: dt.date) -> None:
+    kb = load_knowledge(DEFAULT_KNOWLEDGE_FILE, today=last_review + dt.timedelta(days=366))
+    assert sorted(w.entry for w in kb.warnings) == sorted(ENTRY_IDS)
+
+
+def test_a_review_date_in_the_future_is_refused(tmp_path: Path, last_review: dt.date) -> None:
+    future = last_review + dt.timedelta(days=1)
+    text, _ = edit_entry(
+        SHIPPED, "session_length", f"      on: {last_review.isoformat()}\n", f"      on: {future.isoformat()}\n"
+    )
+    path = write(tmp_path, text)
+    error = refusal(path, today=last_review)
+    assert len(error.problems) == 1
+    problem = the_problem(error, "session_length", "reviewed.on")
+    assert problem.file == str(path)
+    assert problem.message == "the review date is in the future"
+    reviewed_line = line_at(text, text.index("    reviewed:", entry_span(text, "session_length")[0]))
+    assert problem.line in (reviewed_line, reviewed_line + 2)  # exact line: see the test below
+
+
+@pytest.mark.parametrize("days", [1, -400], ids=["future", "stale"])
+def test_a_review_date_finding_points_at_the_on_line(tmp_path: Path, last_review: dt.date, days: int) -> None:
+    date = last_review + dt.timedelta(days=days)
+    old = f"      on: {last_review.isoformat()}\n"
+    text, line = edit_entry(SHIPPED, "session_length", old, f"      on: {date.isoformat()}\n")
+    path = write(tmp_path, text)
+    if days > 0:
+        problem = the_problem(refusal(path, today=last_review), "session_length", "reviewed.on")
+    else:
+        (problem,) = load_knowledge(path, today=last_review).warnings
+    assert problem.line == line
+
+
+# --- broken copies are refused with the place of the problem --------------------------------------
+
+
+def test_an_entry_without_sources_is_refused(tmp_path: Path) -> None:
+    block = field_block(SHIPPED, "what_is_dry_needling", "sources")
+    text, line = edit_entry(SHIPPED, "what_is_dry_needling", block, "    sources: []\n")
+    path = write(tmp_path, text)
+    error = refusal(path)
+    assert len(error.problems) == 1
+    problem = the_problem(error, "what_is_dry_needling", "sources")
+    assert_located(
+        error, problem, path, line, "what_is_dry_needling", "sources", "every entry needs at least one source"
+    )
+
+
+def test_a_duplicated_id_is_refused(tmp_path: Path) -> None:
+    start, end = entry_span(SHIPPED, "cost")
+    copy = SHIPPED[start:end]
+    insert_at = SHIPPED.index("\nmessages:") + 1
+    text = SHIPPED[:insert_at] + copy + SHIPPED[insert_at:]
+    path = write(tmp_path, text)
+    error = refusal(path)
+    assert len(error.problems) == 1
+    problem = the_problem(error, "cost", "id")
+    assert_located(error, problem, path, line_at(text, insert_at), "cost", "id", "this id is used twice")
+    assert text.splitlines()[problem.line - 1] == "  - id: cost"
+
+
+def test_an_unknown_related_id_is_refused(tmp_path: Path) -> None:
+    text, line = edit_entry(
+        SHIPPED,
+        "cost",
+        "    related: [booking, number_of_sessions, session_length]",
+        "    related: [booking, price_list, session_length]",
+    )
+    path = write(tmp_path, text)
+    error = refusal(path)
+    assert len(error.problems) == 1
+    problem = the_problem(error, "cost", "related.1")
+    assert_located(error, problem, path, line, "cost", "related.1", "'price_list' is not an entry in this file")
+
+
+def test_an_entry_related_to_itself_is_refused(tmp_path: Path) -> None:
+    text, _ = edit_entry(
+        SHIPPED,
+        "cost",
+        "    related: [booking, number_of_sessions, session_length]",
+        "    related: [booking, cost, session_length]",
+    )
+    path = write(tmp_path, text)
+    error = refusal(path)
+    assert len(error.problems) == 1
+    problem = the_problem(error, "cost", "related")
+    assert problem.message == "an entry cannot be related to itself"
+    assert "entry 'cost', field 'related': an entry cannot be related to itself" in str(error)
+
+
+def test_a_missing_answer_is_refused(tmp_path: Path) -> None:
+    block = field_block(SHIPPED, "does_it_hurt", "answer")
+    text, _ = edit_entry(SHIPPED, "does_it_hurt", block, "")
+    path = write(tmp_path, text)
+    error = refusal(path)
+    assert len(error.problems) == 1
+    problem = the_problem(error, "does_it_hurt", "answer")
+    # The field is not there, so the finding points at the start of its entry.
+    entry_line = line_at(text, entry_span(text, "does_it_hurt")[0])
+    assert_located(error, problem, path, entry_line, "does_it_hurt", "answer", "this field is missing")
+
+
+def test_an_answer_over_120_words_is_refused(tmp_path: Path) -> None:
+    block = field_block(SHIPPED, "what_happens", "answer")
+    original = yaml.safe_load(block)["answer"]
+    extra = "Here are some more words that make the answer far too long. " * 5
+    text, line = edit_entry(SHIPPED, "what_happens", block, block + "      " + extra.strip() + "\n")
+    path = write(tmp_path, text)
+    error = refusal(path)
+    words = count_words(original) + count_words(extra)
+    assert words > 120
+    problem = the_problem(error, "what_happens", "answer")
+    assert_located(
+        error, problem, path, line, "what_happens", "answer", f"an answer has 40 to 120 words; this one has {words}"
+    )
+
+
+def test_an_answer_under_40_words_is_refused(tmp_path: Path) -> None:
+    block = field_block(SHIPPED, "what_happens", "answer")
+    text, line = edit_entry(SHIPPED, "what_happens", block, "    answer: Too short to help anyone.\n")
+    error = refusal(write(tmp_path, text))
+    problem = the_problem(error, "what_happens", "answer")
+    assert problem.line == line
+    assert problem.message == "an answer has 40 to 120 words; this one has 5"
+
+
+def test_an_unknown_field_is_refused(tmp_path: Path) -> None:
+    text, line = edit_entry(SHIPPED, "aftercare", "    answer: >-\n", "    anwser: >-\n")
+    path = write(tmp_path, text)
+    error = refusal(path)
+    problem = the_problem(error, "aftercare", "anwser")
+    assert_located(error, problem, path, line, "aftercare", "anwser", "this field is not known (check its spelling)")
+    # ... and the answer it was meant to be is reported missing.
+    assert the_problem(error, "aftercare", "answer").message == "this field is missing"
+
+
+def test_a_date_that_is_not_a_date_is_refused(tmp_path: Path, last_review: dt.date) -> None:
+    text, line = edit_entry(SHIPPED, "aftercare", f"      on: {last_review.isoformat()}\n", "      on: someday\n")
+    path = write(tmp_path, text)
+    error = refusal(path, today=last_review)
+    assert len(error.problems) == 1
+    problem = the_problem(error, "aftercare", "reviewed.on")
+    assert_located(error, problem, path, line, "aftercare", "reviewed.on", "invalid date format")
+
+
+@pytest.mark.parametrize("bad", ["2026-13-45", "2026-02-30"])
+def test_an_impossible_date_is_refused(tmp_path: Path, last_review: dt.date, bad: str) -> None:
+    text, line = edit_entry(SHIPPED, "aftercare", f"      on: {last_review.isoformat()}\n", f"      on: {bad}\n")
+    path = write(tmp_path, text)
+    error = refusal(path, today=last_review)
+    problem = error.problems[0]
+    assert problem.file == str(path)
+    assert problem.line == line
+    assert f"{path}:{line}: " in str(error)
+
+
+def test_an_unknown_evidence_level_is_refused(tmp_path: Path) -> None:
+    text, line = edit_entry(SHIPPED, "does_it_work", "      level: moderate\n", "      level: strong\n")
+    path = write(tmp_path, text)
+    error = refusal(path)
+    assert len(error.problems) == 1
+    problem = the_problem(error, "does_it_work", "evidence.level")
+    assert_located(error, problem, path, line, "does_it_work", "evidence.level", "permitted: 'moderate'")
+
+
+def test_clinic_information_level_outside_the_clinic_category_is_refused(tmp_path: Path) -> None:
+    text, _ = edit_entry(SHIPPED, "does_it_work", "      level: moderate\n", "      level: clinic information\n")
+    path = write(tmp_path, text)
+    error = refusal(path)
+    assert len(error.problems) == 1
+    problem = the_problem(error, "does_it_work", "evidence.level")
+    assert "'clinic information' is the level for clinic entries" in problem.message
+    assert problem.line == line_at(text, text.index("    evidence:", entry_span(text, "does_it_work")[0]))
+
+
+@pytest.mark.parametrize(
+    ("entry_id", "field", "old", "new"),
+    [
+        ("cost", "title", "    title: Cost and insurance\n", "    title: Cost in {price}\n"),
+        (
+            "cost",
+            "answer",
+            "I don't have prices or insurance details for {clinic_name}.",
+            "A visit at {clinic_name} costs {price}.",
+        ),
+        (
+            "booking",
+            "detail",
+            "I can't see, make or change bookings myself.",
+            "A visit costs {price}, and I can't book it.",
+        ),
+    ],
+)
+def test_an_unknown_placeholder_in_an_entry_is_refused(
+    tmp_path: Path, entry_id: str, field: str, old: str, new: str
+) -> None:
+    text, _ = edit_entry(SHIPPED, entry_id, old, new)
+    path = write(tmp_path, text)
+    error = refusal(path)
+    assert len(error.problems) == 1
+    problem = the_problem(error, entry_id, field)
+    # A folded text (`answer: >-`) is located by the line of its key.
+    key_line = line_at(text, text.index(f"    {field}:", entry_span(text, entry_id)[0]))
+    assert_located(error, problem, path, key_line, entry_id, field, "unknown placeholder '{price}'")
+    assert "(known: {clinic_name}, {phone}" in problem.message
+
+
+def test_an_unknown_placeholder_in_a_message_is_refused(tmp_path: Path) -> None:
+    text, line = edit(
+        SHIPPED,
+        '  handoff: "You can reach the {clinic_name} front desk',
+        '  handoff: "A visit costs {price}. You can reach the {clinic_name} front desk',
+    )
+    path = write(tmp_path, text)
+    error = refusal(path)
+    assert len(error.problems) == 1
+    problem = the_problem(error, None, "messages.handoff")
+    assert_located(error, problem, path, line, None, "messages.handoff", "unknown placeholder '{price}'")
+
+
+def test_a_broken_placeholder_is_refused(tmp_path: Path) -> None:
+    text, line = edit_entry(SHIPPED, "cost", "    title: Cost and insurance\n", "    title: Cost at {clinic_name\n")
+    error = refusal(write(tmp_path, text))
+    problem = the_problem(error, "cost", "title")
+    assert problem.line == line
+    assert problem.message.startswith("broken {placeholder}")
+
+
+def test_an_unknown_placeholder_in_an_evidence_summary_is_refused(tmp_path: Path) -> None:
+    text, line = edit_entry(
+        SHIPPED,
+        "cost",
+        "      summary: This comes from the clinic's own settings.\n",
+        "      summary: A visit costs {price}.\n",
+    )
+    error = refusal(write(tmp_path, text))
+    problem = the_problem(error, "cost", "evidence.summary")
+    assert problem.line == line
+    assert "unknown placeholder '{price}'" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "says"),
+    [
+        # a closing quote that comes too early (the apostrophe ends the quoted title)
+        (
+            "    title: What is dry needling?\n",
+            "    title: 'What's dry needling?'\n",
+            "expected <block end>, but found '<scalar>'",
+        ),
+        # a key indented too far
+        (
+            "    title: What is dry needling?\n",
+            "      title: What is dry needling?\n",
+            "mapping values are not allowed",
+        ),
+        # a key indented too little
+        ("    title: What is dry needling?\n", "   title: What is dry needling?\n", "expected <block end>"),
+    ],
+    ids=["early-closing-quote", "indented-too-far", "indented-too-little"],
+)
+def test_broken_yaml_is_refused_with_its_line(tmp_path: Path, old: str, new: str, says: str) -> None:
+    text, line = edit_entry(SHIPPED, "what_is_dry_needling", old, new)
+    path = write(tmp_path, text)
+    error = refusal(path)
+    assert len(error.problems) == 1
+    (problem,) = error.problems
+    assert problem.line == line
+    assert problem.message.startswith("this is not valid YAML")
+    assert says in problem.message
+    assert str(error).startswith(f"{path}:{line}: this is not valid YAML")
+
+
+def test_an_unclosed_quote_is_refused_with_the_line_of_the_quote(tmp_path: Path) -> None:
+    old = '  rate_limited: "You\'re sending messages very fast. Please wait a moment, then try again."\n'
+    text, line = edit(SHIPPED, old, old.replace('again."', "again."))
+    path = write(tmp_path, text)
+    error = refusal(path)
+    (problem,) = error.problems
+    assert problem.message.startswith("this is not valid YAML")
+    assert problem.line == line
+
+
+def test_an_unclosed_quote_is_refused_as_invalid_yaml(tmp_path: Path) -> None:
+    old = '  rate_limited: "You\'re sending messages very fast. Please wait a moment, then try again."\n'
+    text, line = edit(SHIPPED, old, old.replace('again."', "again."))
+    path = write(tmp_path, text)
+    error = refusal(path)
+    (problem,) = error.problems
+    assert problem.file == str(path)
+    assert problem.message == "this is not valid YAML: found unexpected end of stream"
+    assert problem.line is not None and problem.line >= line
+
+
+def test_a_missing_message_is_refused(tmp_path: Path) -> None:
+    text, _ = edit(SHIPPED, '  followup_unclear: "Which topic do you mean? Please pick one below."\n', "")
+    path = write(tmp_path, text)
+    error = refusal(path)
+    assert len(error.problems) == 1
+    problem = the_problem(error, None, "messages.followup_unclear")
+    messages_line = line_at(text, text.index("\nmessages:") + 1)
+    assert_located(error, problem, path, messages_line, None, "messages.followup_unclear", "this message is missing")
+
+
+def test_a_misspelt_message_key_is_refused(tmp_path: Path) -> None:
+    text, line = edit(SHIPPED, "  followup_unclear: ", "  folowup_unclear: ")
+    path = write(tmp_path, text)
+    error = refusal(path)
+    assert len(error.problems) == 2
+    unknown = the_problem(error, None, "messages.folowup_unclear")
+    assert_located(error, unknown, path, line, None, "messages.folowup_unclear", "this message is not known")
+    assert the_problem(error, None, "messages.followup_unclear").message == "this message is missing"
+
+
+def test_a_topic_without_an_entry_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, SHIPPED)
+    error = refusal(path, topics={**TOPIC_SPEC, "parking": "clinic"})
+    assert len(error.problems) == 1
+    problem = the_problem(error, "parking", None)
+    assert_located(error, problem, path, None, "parking", None, "topic 'parking' of topics.yml has no entry")
+
+
+def test_a_deleted_entry_is_refused(tmp_path: Path) -> None:
+    start, end = entry_span(SHIPPED, "cost")
+    path = write(tmp_path, SHIPPED[:start] + SHIPPED[end:])
+    error = refusal(path)
+    missing = [p for p in error.problems if p.message == "topic 'cost' of topics.yml has no entry"]
+    assert len(missing) == 1 and missing[0].entry == "cost"
+    # booking still points at it
+    assert the_problem(error, "booking", "related.0").message == "'cost' is not an entry in this file"
+
+
+def test_an_entry_that_is_not_a_topic_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, SHIPPED)
+    topics = {k: v for k, v in TOPIC_SPEC.items() if k != "cost"}
+    error = refusal(path, topics=topics)
+    assert len(error.problems) == 1
+    problem = the_problem(error, "cost", "id")
+    entry_line = line_at(SHIPPED, entry_span(SHIPPED, "cost")[0])
+    assert_located(error, problem, path, entry_line, "cost", "id", "not a topic id of topics.yml")
+
+
+def test_every_problem_of_a_file_is_listed(tmp_path: Path) -> None:
+    block = field_block(SHIPPED, "what_is_dry_needling", "sources")
+    text, sources_line = edit_entry(SHIPPED, "what_is_dry_needling", block, "    sources: []\n")
+    text, level_line = edit_entry(text, "does_it_work", "      level: moderate\n", "      level: strong\n")
+    error = refusal(write(tmp_path, text))
+    assert sorted((p.entry, p.field, p.line) for p in error.problems) == [
+        ("does_it_work", "evidence.level", level_line),
+        ("what_is_dry_needling", "sources", sources_line),
+    ]
+    assert len(str(error).splitlines()) == 2
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "says"),
+    [
+        ('phone: "555-0100"\n', "", "this field is missing"),
+        ('phone: "555-0100"\n', 'phone: ""\n', "must not be empty"),
+        ('phone: "555-0100"\n', 'fone: "555-0100"\nphone: "555-0100"\n', "this field is not known"),
+    ],
+    ids=["missing-phone", "empty-phone", "misspelt-key"],
+)
+def test_a_broken_clinic_file_is_refused(tmp_path: Path, old: str, new: str, says: str) -> None:
+    text, line = edit(SHIPPED_CLINIC, old, new)
+    clinic = write(tmp_path, text, "clinic.yml")
+    error = refusal(DEFAULT_KNOWLEDGE_FILE, clinic)
+    assert len(error.problems) == 1
+    (problem,) = error.problems
+    field = "fone" if new.startswith("fone") else "phone"
+    expected_line = None if says == "this field is missing" else line
+    assert_located(error, problem, clinic, expected_line, None, field, says)
+
+
+def test_a_missing_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "nowhere.yml"
+    error = refusal(path)
+    assert str(error) == f"{path}: the file does not exist"
+
+
+def test_a_file_that_is_not_a_mapping_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "- just\n- a list\n")
+    error = refusal(path)
+    assert str(error) == f"{path}: the file must start with version, language, entries"
+
+
+# --- `make check-knowledge` ------------------------------------------------------------------------
+
+
+def test_check_knowledge_passes_on_the_shipped_files(capsys: pytest.CaptureFixture[str]) -> None:
+    assert check_knowledge.main([]) == 0
+    out, err = capsys.readouterr()
+    assert "Entries: 36   Topics covered: 36 of 36" in out
+    assert re.search(r"Reading grade of answers: median \d+\.\d, highest \d+\.\d", out)
+    assert "The knowledge check passed." in out
+    assert "FAILED" not in out + err
+    for entry_id in ENTRY_IDS:
+        assert re.search(rf"^{entry_id} ", out, re.MULTILINE), entry_id
+
+
+def test_check_knowledge_fails_on_a_broken_copy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    block = field_block(SHIPPED, "what_is_dry_needling", "sources")
+    text, line = edit_entry(SHIPPED, "what_is_dry_needling", block, "    sources: []\n")
+    path = write(tmp_path, text)
+    assert check_knowledge.main(["--knowledge", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert "The knowledge check FAILED with 1 problem(s):" in err
+    assert f"{path}:{line}: entry 'what_is_dry_needling', field 'sources': every entry needs at least one source" in err
+    assert "passed" not in out
+
+
+def test_check_knowledge_fails_on_a_broken_clinic_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clinic = write(tmp_path, edit(SHIPPED_CLINIC, 'phone: "555-0100"\n', "")[0], "clinic.yml")
+    assert check_knowledge.main(["--clinic", str(clinic)]) == 1
+    assert f"{clinic}: field 'phone': this field is missing" in capsys.readouterr().err
+
+
+# --- the live store: hot reload and the last good version ----------------------------------------
+
+
+def _touch(path: Path, step: int) -> None:
+    """Moves the file's mtime forward, so a same-size edit within one clock tick is still seen."""
+    stamp = path.stat().st_mtime_ns + step * 1_000_000_000
+    os.utime(path, ns=(stamp, stamp))
+
+
+def test_the_store_reloads_an_edit_and_keeps_the_last_good_version(tmp_path: Path) -> None:
+    path = write(tmp_path, SHIPPED)
+    store = KnowledgeStore(path, DEFAULT_CLINIC_FILE)
+    first = store.get()
+    old_answer = first.entry("cost").answer
+    assert store.last_error is None
+    assert store.get() is first  # unchanged files are not read again
+
+    new_answer = "Prices are at the front desk. " + old_answer
+    edited, _ = edit(
+        SHIPPED, "I don't have prices or insurance", "Prices are at the front desk. I don't have prices or insurance"
+    )
+    path.write_text(edited, encoding="utf-8")
+    _touch(path, 1)
+    second = store.get()
+    assert second is not first
+    assert second.entry("cost").answer == new_answer
+    assert store.last_error is None
+
+    broken, line = edit_entry(edited, "what_is_dry_needling", "    title: What", "      title: What")
+    path.write_text(broken, encoding="utf-8")
+    _touch(path, 2)
+    assert store.get() is second
+    assert store.get().entry("cost").answer == new_answer
+    assert isinstance(store.last_error, KnowledgeFileError)
+    assert store.last_error.problems[0].line == line
+    assert str(path) in str(store.last_error)
+
+    fixed = edited.replace("Prices are at the front desk. ", "Ask the front desk about prices. ")
+    path.write_text(fixed, encoding="utf-8")
+    _touch(path, 3)
+    third = store.get()
+    assert third.entry("cost").answer == "Ask the front desk about prices. " + old_answer
+    assert store.last_error is None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "replacement"),
+    [
+        (r"level: moderate", "level: strong"),
+        (r"title: What", 'title: "What'),
+        (r"^      on: \S+$", "      on: 2026-13-45"),
+    ],
+    ids=["schema-error", "unclosed-quote", "impossible-date"],
+)
+def test_the_store_keeps_serving_after_any_broken_edit(tmp_path: Path, pattern: str, replacement: str) -> None:
+    path = write(tmp_path, SHIPPED)
+    store = KnowledgeStore(path, DEFAULT_CLINIC_FILE)
+    good = store.get()
+    text = re.sub(pattern, replacement, SHIPPED, count=1, flags=re.MULTILINE)
+    assert text != SHIPPED
+    path.write_text(text, encoding="utf-8")
+    _touch(path, 1)
+    assert store.get() is good
+    assert isinstance(store.last_error, KnowledgeFileError)
+
+
+def test_the_store_reloads_when_the_clinic_file_changes(tmp_path: Path) -> None:
+    path = write(tmp_path, SHIPPED)
+    clinic = write(tmp_path, SHIPPED_CLINIC, "clinic.yml")
+    store = KnowledgeStore(path, clinic)
+    assert store.get().clinic.phone == "555-0100"
+    clinic.write_text(SHIPPED_CLINIC.replace("555-0100", "555-0199"), encoding="utf-8")
+    _touch(clinic, 1)
+    assert store.get().clinic.phone == "555-0199"
+    assert "555-0199" in store.get().fill(store.get().entry("booking").answer)
+
+
+@pytest.mark.parametrize("content", [None, "version: 1\nentries: [\n"], ids=["missing", "broken"])
+def test_a_store_that_never_loaded_raises(tmp_path: Path, content: Optional[str]) -> None:
+    path = tmp_path / "en.yml"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    store = KnowledgeStore(path, DEFAULT_CLINIC_FILE)
+    with pytest.raises(KnowledgeFileError) as info:
+        store.get()
+    assert str(path) in str(info.value)
+    assert store.last_error is info.value
+    with pytest.raises(KnowledgeFileError):  # and keeps refusing, without a good version to fall back on
+        store.get()
