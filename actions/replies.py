@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Sequence
 
 from actions.knowledge import KnowledgeBase
+from actions.signing import sign
 
 Message = Dict[str, Any]
 Reply = List[Message]
@@ -39,7 +40,8 @@ STARTER_TOPICS = (
 
 
 def button(title: str, payload: str) -> Dict[str, str]:
-    return {"title": title, "payload": payload}
+    """A button; its payload carries a token that proves it came from us (see actions/signing.py)."""
+    return {"title": title, "payload": payload, "token": sign(payload)}
 
 
 def topic_button(kb: KnowledgeBase, topic: str) -> Dict[str, str]:

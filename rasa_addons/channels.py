@@ -1,27 +1,34 @@
 """Needlewise's REST and socket.io channels: Rasa's own, with a safety net around every turn.
 
-The safety net makes the reply contract hold whatever else fails: if a turn ends without a
-`custom` message (the action server is down, the tracker store failed, anything raised), it
-sends one itself, built from the same knowledge file. A patient who reports a red flag gets
-the urgent reply even then.
+Before Rasa sees a message it is cleaned, shortened, redacted and checked (rasa_addons/inputs.py);
+empty messages, "forget me" and senders over the rate limit are answered here. After the turn,
+if no `custom` reply went out (the action server is down, the tracker store failed, anything
+raised), the safety net sends one built from the same knowledge file; a patient who reports a
+red flag gets the urgent reply even then.
 
-The URLs stay Rasa's: `/webhooks/rest/webhook` and the socket.io path `/socket.io`.
+The URLs stay Rasa's: `POST /webhooks/rest/webhook` (plus `POST /webhooks/rest/forget`) and the
+socket.io path `/socket.io`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
-from sanic import Sanic
+from sanic import Blueprint, Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
 
 from actions import replies
-from actions.knowledge import KnowledgeFileError, KnowledgeStore
+from actions.knowledge import KnowledgeBase, KnowledgeFileError, KnowledgeStore
+from rasa_addons.inputs import RateLimiter, prepare, valid_sender
 from rasa_addons.red_flags import default_detector, summary
+from rasa_addons.retention import KIOSK_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -31,9 +38,12 @@ LAST_RESORT = (
     "Sorry, I can't answer right now. Please ask the clinic's front desk. "
     "If you feel unwell or it is an emergency, call your local emergency number now."
 )
-TURN_TIMEOUT_SECONDS = 30.0
+TURN_TIMEOUT_SECONDS = float(os.environ.get("TURN_TIMEOUT_SECONDS", "30"))
+SURFACES = ("web", "kiosk")
 
 _store: Optional[KnowledgeStore] = None
+SENDER_LIMIT = RateLimiter(int(os.environ.get("RATE_LIMIT_PER_SENDER", "30")))
+CLIENT_LIMIT = RateLimiter(int(os.environ.get("RATE_LIMIT_PER_CLIENT", "600")))
 
 
 def knowledge_store() -> KnowledgeStore:
@@ -41,6 +51,16 @@ def knowledge_store() -> KnowledgeStore:
     if _store is None:
         _store = KnowledgeStore()
     return _store
+
+
+def clean_metadata(metadata: Any) -> Dict[str, Any]:
+    """Only what the bot uses from a client: where the patient is, and a button's token."""
+    data = metadata if isinstance(metadata, dict) else {}
+    surface = data.get("surface")
+    cleaned: Dict[str, Any] = {"surface": surface if surface in SURFACES else "web"}
+    if isinstance(data.get("token"), str) and len(data["token"]) <= 64:
+        cleaned["token"] = data["token"]
+    return cleaned
 
 
 class ContractGuard(OutputChannel):
@@ -64,16 +84,44 @@ class ContractGuard(OutputChannel):
         await self.inner.send_response(recipient_id, message)
 
 
+def _agent() -> Any:
+    try:
+        return Sanic.get_app().ctx.agent
+    except Exception:
+        return None
+
+
 async def _latest_intent(sender_id: Optional[str]) -> Optional[str]:
     """What Rasa's classifier made of the turn, if the tracker can still be read."""
+    agent = _agent()
     try:
-        agent = Sanic.get_app().ctx.agent
         tracker = await agent.tracker_store.retrieve(sender_id)
     except Exception:
         return None
-    if tracker is None:
+    if tracker is None or not tracker.latest_message:
         return None
-    return (tracker.latest_message.intent or {}).get("name") if tracker.latest_message else None
+    return (tracker.latest_message.intent or {}).get("name")
+
+
+async def forget(sender_id: str) -> bool:
+    """Deletes a patient's conversation from the tracker store."""
+    agent = _agent()
+    delete = getattr(getattr(agent, "tracker_store", None), "delete", None)
+    if delete is None:
+        return False
+    await delete(sender_id)
+    return True
+
+
+def _knowledge() -> Optional[KnowledgeBase]:
+    try:
+        return knowledge_store().get()
+    except KnowledgeFileError:
+        return None
+
+
+def _last_resort() -> replies.Reply:
+    return [{"text": LAST_RESORT}, {"custom": {"kind": "handoff", "topic": None, "reason": "no_knowledge"}}]
 
 
 async def safety_net_reply(
@@ -81,10 +129,9 @@ async def safety_net_reply(
 ) -> replies.Reply:
     """The reply for a turn that produced none: urgent if it may be an emergency, else handoff."""
     flags = default_detector().detect(text or "")
-    try:
-        kb = knowledge_store().get()
-    except KnowledgeFileError:
-        return [{"text": LAST_RESORT}, {"custom": {"kind": "handoff", "topic": None, "reason": "no_knowledge"}}]
+    kb = _knowledge()
+    if kb is None:
+        return _last_resort()
     if flags or await _latest_intent(sender_id) == "urgent":
         crisis, category = summary(flags)
         kiosk = isinstance(metadata, dict) and metadata.get("surface") == "kiosk"
@@ -92,19 +139,47 @@ async def safety_net_reply(
     return replies.action_server_down(kb)
 
 
-def guarded(on_new_message: OnNewMessage) -> OnNewMessage:
-    """Wraps Rasa's message handler so that every turn ends with exactly one `custom`."""
+async def _send(output: OutputChannel, sender_id: str, reply: replies.Reply) -> None:
+    for part in reply:
+        await output.send_response(sender_id, dict(part))
 
-    async def handle(message: UserMessage) -> None:
-        guard = ContractGuard(message.output_channel)
+
+def guarded(on_new_message: OnNewMessage) -> OnNewMessage:
+    """Wraps Rasa's message handler: inputs made safe first, exactly one `custom` per turn."""
+
+    async def handle(message: UserMessage, client: str = "") -> None:
+        metadata = clean_metadata(message.metadata)
+        sender = message.sender_id or ""
+        if metadata["surface"] == "kiosk" and not sender.startswith(KIOSK_PREFIX):
+            sender = KIOSK_PREFIX + sender
+        prepared = prepare(message.text, metadata.pop("token", None))
+        output = message.output_channel
+        kb = _knowledge()
+        if kb is None and (prepared.empty or prepared.forget):
+            await _send(output, sender, _last_resort())
+            return
+        if not SENDER_LIMIT.allow(sender) or (client and not CLIENT_LIMIT.allow(client)):
+            logger.warning("Rate limit reached; the message was not processed.")
+            reply = replies.simple(kb, "fallback", "rate_limited", reason="rate_limited") if kb else _last_resort()
+            await _send(output, sender, reply)
+            return
+        if prepared.empty:
+            await _send(output, sender, replies.simple(kb, "fallback", "empty_message", replies.starter_buttons(kb)))
+            return
+        if prepared.forget:
+            deleted = await forget(sender)
+            await _send(output, sender, replies.simple(kb, "chitchat", "forget_me_done", deleted=deleted))
+            return
+        if prepared.truncated and kb is not None:
+            await output.send_response(sender, {"text": kb.message("message_too_long")})
+        guard = ContractGuard(output)
         wrapped = UserMessage(
-            message.text,
+            prepared.text,
             guard,
-            message.sender_id,
-            parse_data=message.parse_data,
+            sender,
             input_channel=message.input_channel,
             message_id=message.message_id,
-            metadata=message.metadata,
+            metadata=metadata,
         )
         try:
             await asyncio.wait_for(on_new_message(wrapped), TURN_TIMEOUT_SECONDS)
@@ -112,21 +187,91 @@ def guarded(on_new_message: OnNewMessage) -> OnNewMessage:
             logger.error("A turn failed (%s); the safety net answers it.", type(error).__name__)
         if not guard.kinds:
             logger.warning("No reply by the contract for a turn; the safety net answers it.")
-            for part in await safety_net_reply(message.text, message.sender_id, message.metadata):
-                await guard.inner.send_response(message.sender_id, dict(part))
+            await _send(output, sender, await safety_net_reply(prepared.text, sender, metadata))
 
     return handle
 
 
+def _bad_request(reason: str, status: int = 400) -> HTTPResponse:
+    return response.json({"error": reason}, status=status)
+
+
+def _json_body(request: Request) -> Optional[Dict[str, Any]]:
+    try:
+        body = request.json
+    except Exception:
+        return None
+    return body if isinstance(body, dict) else None
+
+
 class GuardedRestInput(RestInput):
-    """Rasa's REST channel (`/webhooks/rest/webhook`) with the safety net."""
+    """Rasa's REST channel with the safety net, strict request checks and "forget me".
+
+    `POST /webhooks/rest/webhook` takes `{"sender": id, "message": text, "metadata": {...}}`;
+    `POST /webhooks/rest/forget` takes `{"sender": id}` and deletes that conversation.
+    A malformed request gets a 4xx with a short reason; the server keeps serving.
+    """
 
     @classmethod
     def name(cls) -> str:
         return "rest"
 
-    def blueprint(self, on_new_message: OnNewMessage) -> Any:
-        return super().blueprint(guarded(on_new_message))
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        handle = guarded(on_new_message)
+        webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            body = _json_body(request)
+            if body is None:
+                return _bad_request("The body must be a JSON object.")
+            sender, text = body.get("sender"), body.get("message", "")
+            if not valid_sender(sender):
+                return _bad_request("'sender' must be 1 to 128 letters, digits or . _ : @ -")
+            if text is not None and not isinstance(text, str):
+                return _bad_request("'message' must be text.")
+            if "metadata" in body and not isinstance(body["metadata"], dict):
+                return _bad_request("'metadata' must be an object.")
+            collector = _Collector()
+            await handle(
+                UserMessage(text, collector, sender, input_channel=self.name(), metadata=body.get("metadata")),
+                client=request.remote_addr or request.ip or "",
+            )
+            return response.json(collector.messages)
+
+        @webhook.route("/forget", methods=["POST"])
+        async def forget_route(request: Request) -> HTTPResponse:
+            body = _json_body(request)
+            if body is None or not valid_sender(body.get("sender")):
+                return _bad_request('Send {"sender": "..."}.')
+            try:
+                deleted = await forget(body["sender"])
+            except Exception as error:
+                logger.error("Could not delete a conversation (%s).", type(error).__name__)
+                return _bad_request("The conversation could not be deleted now; please try again.", 503)
+            return response.json({"deleted": deleted})
+
+        return webhook
+
+
+class _Collector(OutputChannel):
+    """Collects a turn's messages for the REST response, buttons (with their tokens) as sent."""
+
+    def __init__(self) -> None:
+        self.messages: List[Dict[str, Any]] = []
+
+    @classmethod
+    def name(cls) -> str:
+        return "collector"
+
+    async def send_response(self, recipient_id: str, message: Dict[str, Any]) -> None:
+        kept = {k: message[k] for k in ("text", "buttons", "custom", "image", "attachment") if message.get(k)}
+        if kept:
+            self.messages.append({"recipient_id": recipient_id, **kept})
 
 
 class ContractSocketIOOutput(SocketIOOutput):
@@ -134,6 +279,11 @@ class ContractSocketIOOutput(SocketIOOutput):
 
     async def send_custom_json(self, recipient_id: str, json_message: Dict[str, Any], **kwargs: Any) -> None:
         await self._send_message(recipient_id, {"custom": json_message})
+
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: List[Dict[str, Any]], **kwargs: Any
+    ) -> None:
+        await self._send_message(recipient_id, {"text": text, "buttons": buttons})
 
 
 class GuardedSocketIOInput(SocketIOInput):
@@ -143,11 +293,13 @@ class GuardedSocketIOInput(SocketIOInput):
     def name(cls) -> str:
         return "socketio"
 
-    def blueprint(self, on_new_message: OnNewMessage) -> Any:
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        handle = guarded(on_new_message)
+
         async def with_contract_output(message: UserMessage) -> None:
             output = message.output_channel
             if isinstance(output, SocketIOOutput) and not isinstance(output, ContractSocketIOOutput):
                 message.output_channel = ContractSocketIOOutput(output.sio, output.bot_message_evt)
-            await on_new_message(message)
+            await handle(message)
 
-        return super().blueprint(guarded(with_contract_output))
+        return super().blueprint(with_contract_output)

@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -27,6 +28,8 @@ DEFAULT_MODEL = ROOT / "models" / "needlewise.tar.gz"
 KIOSK = ROOT / "bot" / "web" / "kiosk.html"
 READY_TIMEOUT_SECONDS = float(os.environ.get("READY_TIMEOUT", "240"))
 RESTARTABLE = ("actions", "web")
+MAX_REQUEST_BYTES = 1_000_000
+PURGE_INTERVAL_SECONDS = float(os.environ.get("PURGE_INTERVAL_MINUTES", "10")) * 60
 
 logger = logging.getLogger("needlewise.stack")
 
@@ -56,6 +59,7 @@ class Settings:
     model: Path = DEFAULT_MODEL
     log_dir: Optional[Path] = None
     extra_env: Dict[str, str] = field(default_factory=dict)
+    payload_secret: str = field(default_factory=lambda: secrets.token_hex(32))
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -88,6 +92,8 @@ class Settings:
 
     def environment(self) -> Dict[str, str]:
         env = dict(os.environ)
+        env.setdefault("PAYLOAD_SECRET", self.payload_secret)
+        env.setdefault("SANIC_REQUEST_MAX_SIZE", str(MAX_REQUEST_BYTES))
         env.update(
             {
                 "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
@@ -242,6 +248,21 @@ class Stack:
         self.stop()
 
 
+def purge_now(settings: Settings) -> None:
+    """Deletes conversations past their retention (see rasa_addons/retention.py)."""
+    from rasa_addons.retention import Retention, engine_for, purge, tracker_store_url
+
+    env = settings.environment()
+    try:
+        url = env.get("TRACKER_STORE_URL") or tracker_store_url()
+        deleted = purge(engine_for(url), Retention.from_env())
+    except Exception as error:
+        logger.error("Purging old conversations failed (%s); will try again.", type(error).__name__)
+        return
+    if any(deleted.values()):
+        logger.info("Purged %(conversations)d old conversations and %(kiosk)d kiosk conversations.", deleted)
+
+
 def run_foreground(settings: Settings) -> int:
     stack = Stack(settings)
     stopping = False
@@ -270,8 +291,12 @@ def run_foreground(settings: Settings) -> int:
         flush=True,
     )
     parent = os.getppid()
+    next_purge = time.monotonic()
     try:
         while not stopping:
+            if time.monotonic() >= next_purge:
+                next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
+                purge_now(settings)
             if os.getppid() != parent:
                 print("The command that started Needlewise has stopped; stopping too.", flush=True)
                 break

@@ -2,7 +2,7 @@
 # Installs the Debian packages Needlewise's set-up and tests need, only if some are missing.
 # Python 3.10 itself is found (not installed) by scripts/find_python.sh.
 set -euo pipefail
-PACKAGES=(make git curl)
+PACKAGES=(make git curl chromium fonts-dejavu-core)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -eq 0 ]; then echo "System packages: all present (${PACKAGES[*]})."; exit 0; fi

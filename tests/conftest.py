@@ -40,12 +40,18 @@ def model_path() -> Path:
 
 
 @pytest.fixture(scope="session")
-def stack(model_path: Path):
+def stack(model_path: Path, tmp_path_factory):
     """The real action server, Rasa server and web server, on free ports, for the whole session."""
     from scripts.stack import Settings, Stack
 
-    settings = Settings.free(model=model_path, log_dir=ROOT / "results" / "logs")
+    database = tmp_path_factory.mktemp("tracker") / "conversations.db"
+    settings = Settings.free(
+        model=model_path,
+        log_dir=ROOT / "results" / "logs",
+        extra_env={"TRACKER_STORE_URL": f"sqlite:///{database}"},
+    )
     with Stack(settings) as running:
+        running.database = database
         yield running
 
 

@@ -97,8 +97,22 @@ def texts(reply: Reply) -> List[str]:
     return [m["text"] for m in reply if "text" in m]
 
 
+def plain(button: Dict[str, str]) -> Dict[str, str]:
+    """A button without its signature token (checked in test_every_button_payload_is_signed)."""
+    return {k: v for k, v in button.items() if k != "token"}
+
+
 def buttons(reply: Reply) -> List[Dict[str, str]]:
-    return [b for m in reply for b in m.get("buttons", [])]
+    return [plain(b) for m in reply for b in m.get("buttons", [])]
+
+
+def test_every_button_payload_is_signed(kb):
+    from actions.signing import verify
+
+    reply = replies.answer(kb, "what_is_dry_needling")
+    signed = [b for m in reply for b in m.get("buttons", [])]
+    assert signed and all(verify(b["payload"], b["token"]) for b in signed)
+    assert not verify("/what_is_dry_needling", signed[-1]["token"])
 
 
 def payloads(reply: Reply) -> List[str]:
@@ -194,8 +208,8 @@ def test_a_topic_intent_gets_its_answer(kb: KnowledgeBase, topic: str) -> None:
     assert answer["text"] == kb.fill(entry.answer)
     assert "{" not in answer["text"]
     for related in entry.related:
-        assert {"title": kb.fill(kb.entry(related).title), "payload": f"/{related}"} in answer["buttons"]
-    more = [b for b in answer["buttons"] if b["payload"] == "/followup_more"]
+        assert {"title": kb.fill(kb.entry(related).title), "payload": f"/{related}"} in buttons([answer])
+    more = [b for b in buttons([answer]) if b["payload"] == "/followup_more"]
     if entry.detail:
         assert more == [{"title": "Tell me more", "payload": "/followup_more"}]
     else:

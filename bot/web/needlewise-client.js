@@ -1,0 +1,463 @@
+/*
+ * Needlewise shared client: the code the chat widget (widget.js) and the front-desk kiosk
+ * (kiosk.js) both use. It talks to Rasa's REST channel and turns a reply into DOM nodes.
+ *
+ * Everything the patient types and everything the bot sends is put on the page with
+ * createElement / textContent only, never innerHTML, so no reply or message can run as code.
+ * Plain ES2020, no dependencies, no build step. It never touches browser storage.
+ */
+(function () {
+  "use strict";
+
+  if (window.NeedlewiseClient) return;
+
+  const DEFAULT_CONFIG = Object.freeze({
+    rasaUrl: "",
+    clinic: {
+      name: "the clinic",
+      phone: "",
+      emergencyNumber: "911",
+      crisisLine: "",
+      frontDesk: "",
+      bookingUrl: "",
+    },
+    evidenceLevels: {},
+  });
+
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  let idCounter = 0;
+
+  /** A page-unique id for aria-controls / aria-labelledby. */
+  function uid(prefix) {
+    idCounter += 1;
+    return `${prefix || "nw"}-${idCounter}-${Math.random().toString(36).slice(2, 7)}`;
+  }
+
+  /**
+   * Creates an element. props: class, text, hidden, on<event> (function), any other key is
+   * set as an attribute. Children are nodes or strings (strings become text nodes).
+   */
+  function el(tag, props, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(props || {})) {
+      if (value === undefined || value === null || value === false) continue;
+      if (key === "class") node.className = value;
+      else if (key === "text") node.textContent = String(value);
+      else if (key === "hidden") node.hidden = true;
+      else if (key.startsWith("on") && typeof value === "function") node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value === true ? "" : String(value));
+    }
+    for (const child of children.flat()) {
+      if (child === undefined || child === null || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  /** Small inline icons (decorative: always aria-hidden). */
+  const ICON_PATHS = {
+    warning: "M12 2 1 21h22L12 2Zm0 5.5 7.5 12.5h-15L12 7.5ZM11 10v5h2v-5h-2Zm0 6.5v2h2v-2h-2Z",
+    phone:
+      "M6.6 10.8a15.1 15.1 0 0 0 6.6 6.6l2.2-2.2c.3-.3.7-.4 1-.2 1.1.4 2.3.6 3.6.6.6 0 1 .4 1 1V20c0 .6-.4 1-1 1C10.6 21 3 13.4 3 4c0-.6.4-1 1-1h3.5c.6 0 1 .4 1 1 0 1.3.2 2.5.6 3.6.1.3 0 .7-.2 1l-2.3 2.2Z",
+    chevron: "M9 6l6 6-6 6-1.4-1.4 4.6-4.6-4.6-4.6L9 6Z",
+    chat: "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H8l-5 4V5a2 2 0 0 1 1-2Zm3 6v2h10V9H7Zm0-3v2h10V6H7Zm0 6v2h7v-2H7Z",
+    close: "M18.3 5.7 12 12l6.3 6.3-1.4 1.4L10.6 13.4 4.3 19.7l-1.4-1.4L9.2 12 2.9 5.7l1.4-1.4 6.3 6.3 6.3-6.3 1.4 1.4Z",
+    speaker: "M3 9v6h4l5 5V4L7 9H3Zm13.5 3A4.5 4.5 0 0 0 14 8v8a4.5 4.5 0 0 0 2.5-4ZM14 3.2v2.1a7 7 0 0 1 0 13.4v2.1a9 9 0 0 0 0-17.6Z",
+    lock: "M12 2a5 5 0 0 0-5 5v3H6a2 2 0 0 0-2 2v8a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2v-8a2 2 0 0 0-2-2h-1V7a5 5 0 0 0-5-5Zm-3 8V7a3 3 0 0 1 6 0v3H9Z",
+    back: "M20 11H7.8l5.6-5.6L12 4l-8 8 8 8 1.4-1.4L7.8 13H20v-2Z",
+  };
+
+  function icon(name, className) {
+    const svg = document.createElementNS(SVG_NS, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    svg.setAttribute("class", `nw-icon ${className || ""}`.trim());
+    const path = document.createElementNS(SVG_NS, "path");
+    path.setAttribute("d", ICON_PATHS[name] || "");
+    path.setAttribute("fill", "currentColor");
+    svg.append(path);
+    return svg;
+  }
+
+  /** Only http(s) links leave the page; anything else (javascript:, data:) is refused. */
+  function safeUrl(url) {
+    try {
+      const parsed = new URL(String(url));
+      return parsed.protocol === "https:" || parsed.protocol === "http:" ? parsed.href : null;
+    } catch (_error) {
+      return null;
+    }
+  }
+
+  function externalLink(href, text, className) {
+    return el("a", { href, class: className, target: "_blank", rel: "noopener noreferrer" }, text);
+  }
+
+  /** "tel:" link target for a number written for people ("555-0100", "988 (call or text)"). */
+  function telHref(number) {
+    const match = String(number || "").match(/\+?\d[\d\s().-]*\d|\d+/);
+    return match ? `tel:${match[0].replace(/[^\d+]/g, "")}` : null;
+  }
+
+  function phoneLink(number, className) {
+    const href = telHref(number);
+    return href ? el("a", { href, class: className }, String(number)) : document.createTextNode(String(number));
+  }
+
+  function escapeRegExp(text) {
+    return String(text).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  }
+
+  /**
+   * Appends `text` to `parent` as text nodes; web addresses and the clinic's phone numbers in
+   * it become links (when `links` is true). No markup in `text` is ever interpreted.
+   */
+  function appendRichText(parent, text, config, links) {
+    const value = String(text || "");
+    if (!links) {
+      parent.append(document.createTextNode(value));
+      return parent;
+    }
+    const clinic = (config && config.clinic) || {};
+    const numbers = [clinic.phone, clinic.emergencyNumber]
+      .filter((n) => n && /\d/.test(n))
+      .sort((a, b) => String(b).length - String(a).length)
+      .map((n) => `(?<![\\d-])${escapeRegExp(n)}(?![\\d-])`);
+    const pattern = new RegExp(["https?:\\/\\/[^\\s<>\"]+", ...numbers].join("|"), "g");
+    let last = 0;
+    for (const match of value.matchAll(pattern)) {
+      let token = match[0];
+      if (/^https?:/.test(token)) token = token.replace(/[.,;:!?)]+$/, "");
+      const start = match.index;
+      parent.append(document.createTextNode(value.slice(last, start)));
+      if (/^https?:/.test(token)) {
+        const href = safeUrl(token);
+        parent.append(href ? externalLink(href, token) : document.createTextNode(token));
+      } else {
+        parent.append(phoneLink(token));
+      }
+      last = start + token.length;
+    }
+    parent.append(document.createTextNode(value.slice(last)));
+    return parent;
+  }
+
+  async function loadJson(url, timeoutMs) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), timeoutMs || 10000);
+    try {
+      const response = await fetch(url, { signal: controller.signal, credentials: "same-origin", cache: "no-store" });
+      if (!response.ok) throw new Error(`HTTP ${response.status} for ${url}`);
+      return await response.json();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** /config.json merged over safe defaults; never throws. */
+  async function loadConfig(url) {
+    try {
+      const data = await loadJson(url);
+      return {
+        rasaUrl: typeof data.rasaUrl === "string" ? data.rasaUrl : "",
+        clinic: Object.assign({}, DEFAULT_CONFIG.clinic, data.clinic || {}),
+        evidenceLevels: Object.assign({}, data.evidenceLevels || {}),
+        loaded: true,
+      };
+    } catch (_error) {
+      return { rasaUrl: "", clinic: Object.assign({}, DEFAULT_CONFIG.clinic), evidenceLevels: {}, loaded: false };
+    }
+  }
+
+  function newSenderId(prefix) {
+    const random =
+      window.crypto && typeof window.crypto.randomUUID === "function"
+        ? window.crypto.randomUUID()
+        : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+    return `${prefix || "web"}-${random}`;
+  }
+
+  /** Rasa's list of messages -> {messages: [{text, buttons}], custom}. */
+  function normaliseReply(data) {
+    if (!Array.isArray(data)) throw new Error("The reply is not a list of messages.");
+    const messages = [];
+    let custom = null;
+    for (const item of data) {
+      if (!item || typeof item !== "object") continue;
+      if (item.custom && typeof item.custom === "object" && !custom) custom = item.custom;
+      const hasText = typeof item.text === "string" && item.text.trim() !== "";
+      const buttons = Array.isArray(item.buttons)
+        ? item.buttons
+            .filter((b) => b && typeof b.title === "string" && typeof b.payload === "string")
+            .map((b) => ({ title: b.title, payload: b.payload }))
+        : [];
+      if (hasText || buttons.length) messages.push({ text: hasText ? item.text : "", buttons });
+    }
+    if (!messages.length && !custom) throw new Error("The reply is empty.");
+    return { messages, custom: custom || { kind: "fallback", topic: null } };
+  }
+
+  /** One turn through Rasa's REST channel. Throws on network errors and non-200 answers. */
+  async function sendTurn(rasaUrl, sender, message, surface, timeoutMs) {
+    if (!rasaUrl) throw new Error("No Rasa server is configured.");
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), timeoutMs || 20000);
+    try {
+      const response = await fetch(`${String(rasaUrl).replace(/\/+$/, "")}/webhooks/rest/webhook`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ sender, message, metadata: { surface } }),
+        signal: controller.signal,
+        credentials: "omit",
+        cache: "no-store",
+        referrerPolicy: "no-referrer",
+      });
+      if (!response.ok) throw new Error(`The assistant answered HTTP ${response.status}.`);
+      return normaliseReply(await response.json());
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  function formatDate(iso, lang) {
+    const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(String(iso || ""));
+    if (!match) return String(iso || "");
+    const date = new Date(Number(match[1]), Number(match[2]) - 1, Number(match[3]));
+    try {
+      return date.toLocaleDateString(lang || "en", { year: "numeric", month: "long", day: "numeric" });
+    } catch (_error) {
+      return String(iso);
+    }
+  }
+
+  /** A disclosure button plus a panel: wires aria-expanded / aria-controls / hidden. */
+  function disclosure(label, panel, className) {
+    const panelId = panel.id || uid("nw-panel");
+    panel.id = panelId;
+    panel.hidden = true;
+    const button = el(
+      "button",
+      { type: "button", class: `nw-disclosure ${className || ""}`.trim(), "aria-expanded": "false", "aria-controls": panelId },
+      icon("chevron", "nw-chevron"),
+      el("span", { text: label })
+    );
+    button.addEventListener("click", () => {
+      const open = button.getAttribute("aria-expanded") !== "true";
+      button.setAttribute("aria-expanded", String(open));
+      panel.hidden = !open;
+    });
+    return el("div", { class: "nw-sources" }, button, panel);
+  }
+
+  /** The "Sources and evidence" disclosure for a reply that used a knowledge entry. */
+  function renderSources(custom, config, options) {
+    const links = options.links !== false;
+    const panel = el("div", { class: "nw-sources-panel" });
+    const evidence = custom.evidence || {};
+    if (evidence.level || evidence.summary) {
+      const plain = (config.evidenceLevels || {})[evidence.level] || evidence.level || "";
+      panel.append(
+        el(
+          "p",
+          { class: "nw-evidence" },
+          el("strong", { text: "How sure is this? " }),
+          plain ? `${plain} ` : "",
+          evidence.summary || ""
+        )
+      );
+    }
+    const sources = Array.isArray(custom.sources) ? custom.sources : [];
+    if (sources.length) {
+      const list = el("ol", { class: "nw-source-list" });
+      for (const source of sources) {
+        const pmid = source.pmid ? String(source.pmid).replace(/\D/g, "") : "";
+        const doi = source.doi ? String(source.doi).trim() : "";
+        const pubmed = pmid ? `https://pubmed.ncbi.nlm.nih.gov/${pmid}/` : null;
+        const doiUrl = doi ? `https://doi.org/${encodeURI(doi)}` : null;
+        const main = safeUrl(source.url) || pubmed || doiUrl;
+        const item = el("li");
+        const title = String(source.title || main || "Source");
+        item.append(links && main ? externalLink(main, title, "nw-source-title") : el("span", { class: "nw-source-title", text: title }));
+        const ids = [];
+        if (pmid) ids.push(links ? externalLink(pubmed, `PMID ${pmid}`, "nw-source-id") : el("span", { text: `PMID ${pmid}` }));
+        if (doi) ids.push(links ? externalLink(doiUrl, `DOI ${doi}`, "nw-source-id") : el("span", { text: `DOI ${doi}` }));
+        if (ids.length) {
+          const meta = el("span", { class: "nw-source-meta" });
+          ids.forEach((node, index) => meta.append(index ? " · " : "", node));
+          item.append(" ", meta);
+        }
+        list.append(item);
+      }
+      panel.append(el("p", { class: "nw-sources-heading", text: "Sources" }), list);
+    }
+    if (custom.reviewed && custom.reviewed.by) {
+      const reviewed = el("p", { class: "nw-reviewed" }, `Reviewed by ${custom.reviewed.by}`);
+      if (custom.reviewed.on) {
+        reviewed.append(
+          " on ",
+          el("time", { datetime: custom.reviewed.on, text: formatDate(custom.reviewed.on, options.lang) })
+        );
+      }
+      reviewed.append(".");
+      panel.append(reviewed);
+    }
+    return disclosure("Sources and evidence", panel);
+  }
+
+  function buttonGroup(buttons, label, onAction) {
+    const group = el("div", { class: "nw-actions", role: "group", "aria-label": label });
+    for (const b of buttons) {
+      const feedback = /^\/feedback_/.test(b.payload);
+      group.append(
+        el(
+          "button",
+          {
+            type: "button",
+            class: feedback ? "nw-chip nw-chip-feedback" : "nw-chip",
+            "data-payload": b.payload,
+            onclick: () => onAction(b.title, b.payload),
+          },
+          b.title
+        )
+      );
+    }
+    return group;
+  }
+
+  function bubble(text, config, options, className) {
+    return appendRichText(el("p", { class: `nw-bubble ${className || ""}`.trim() }), text, config, options.links !== false);
+  }
+
+  /** Urgent replies: distinct colour, an icon, an "Urgent" heading and the number to call. */
+  function renderUrgent(turn, config, options) {
+    const custom = turn.custom || {};
+    const clinic = config.clinic || {};
+    const kiosk = options.surface === "kiosk";
+    const headingId = uid("nw-urgent");
+    const box = el("section", { class: "nw-urgent", "aria-labelledby": headingId });
+    box.append(
+      el(
+        "div",
+        { class: "nw-urgent-head" },
+        icon("warning", "nw-urgent-icon"),
+        el("h3", { id: headingId, class: "nw-urgent-title", text: "Urgent" })
+      )
+    );
+    const frontDesk = kiosk ? String(clinic.frontDesk || "").trim() : "";
+    if (frontDesk) box.append(el("p", { class: "nw-frontdesk", text: frontDesk }));
+    for (const message of turn.messages || []) {
+      let text = message.text || "";
+      // The kiosk shows the front-desk line on its own above; do not repeat it inside the text.
+      if (frontDesk) text = text.split(frontDesk).join(" ").replace(/\s{2,}/g, " ").trim();
+      if (text) box.append(bubble(text, config, options, "nw-urgent-text"));
+    }
+    const number = custom.call || clinic.emergencyNumber;
+    if (number) {
+      const href = telHref(number);
+      const label = `Call ${number}`;
+      box.append(
+        kiosk || !href
+          ? el("p", { class: "nw-call" }, icon("phone"), el("span", { text: `Emergency number: ${number}` }))
+          : el("a", { class: "nw-call", href }, icon("phone"), el("span", { text: label }))
+      );
+    }
+    if (custom.crisis_line) {
+      const crisis = el("p", { class: "nw-crisis" }, el("strong", { text: "Crisis line: " }));
+      crisis.append(kiosk ? document.createTextNode(custom.crisis_line) : phoneLink(custom.crisis_line));
+      box.append(crisis);
+    }
+    return box;
+  }
+
+  /**
+   * One bot turn as DOM. options: {onAction(title, payload), links (default true),
+   * surface "web"|"kiosk", lang}.
+   */
+  function renderBotTurn(turn, config, options) {
+    const custom = turn.custom || {};
+    const kind = /^[a-z_]+$/.test(custom.kind || "") ? custom.kind : "fallback";
+    const wrap = el("div", { class: `nw-turn nw-turn-bot nw-kind-${kind}`, "data-kind": kind });
+    if (kind === "urgent") {
+      wrap.append(renderUrgent(turn, config, options));
+      return wrap;
+    }
+    const hasSources = Array.isArray(custom.sources) && custom.sources.length > 0;
+    const messages = turn.messages || [];
+    const isFeedback = (message) => message.buttons.some((b) => /^\/feedback_/.test(b.payload));
+    // The sources go under the answer's words: the last message that is not "Was this helpful?".
+    let sourcesAfter = -1;
+    messages.forEach((message, index) => {
+      if (message.text && !isFeedback(message)) sourcesAfter = index;
+    });
+    let sourcesShown = false;
+    messages.forEach((message, index) => {
+      const feedback = isFeedback(message);
+      if (message.text) wrap.append(bubble(message.text, config, options, feedback ? "nw-bubble-small" : ""));
+      if (hasSources && index === sourcesAfter) {
+        wrap.append(renderSources(custom, config, options));
+        sourcesShown = true;
+      }
+      if (message.buttons.length) {
+        wrap.append(buttonGroup(message.buttons, feedback ? "Was this helpful?" : "Suggested questions", options.onAction));
+      }
+    });
+    if (hasSources && !sourcesShown) wrap.append(renderSources(custom, config, options));
+    return wrap;
+  }
+
+  function renderUserTurn(text, className) {
+    return el("div", { class: `nw-turn nw-turn-user ${className || ""}`.trim() }, el("p", { class: "nw-bubble", text }));
+  }
+
+  /** The friendly "could not reach the assistant" message, with the clinic's phone number. */
+  function renderError(config, options) {
+    const clinic = config.clinic || {};
+    const box = el("div", { class: "nw-turn nw-turn-bot nw-error", "data-kind": "error" });
+    const p = el("p", { class: "nw-bubble" }, "Sorry, I can't reach the assistant right now. ");
+    if (options && options.keptInput) p.append("Your question is still in the box, so you can try again. ");
+    else p.append("Please try again in a moment. ");
+    if (clinic.phone) {
+      p.append(`If you need an answer now, call ${clinic.name || "the clinic"} on `);
+      p.append(options && options.links === false ? clinic.phone : phoneLink(clinic.phone));
+      p.append(". ");
+    }
+    if (clinic.emergencyNumber) {
+      p.append("In an emergency, call ");
+      p.append(options && options.links === false ? clinic.emergencyNumber : phoneLink(clinic.emergencyNumber));
+      p.append(".");
+    }
+    box.append(p);
+    return box;
+  }
+
+  /** The words of a turn, for reading aloud. */
+  function turnText(turn) {
+    return (turn.messages || [])
+      .map((m) => m.text)
+      .filter(Boolean)
+      .join(" ");
+  }
+
+  window.NeedlewiseClient = Object.freeze({
+    DEFAULT_CONFIG,
+    el,
+    icon,
+    uid,
+    safeUrl,
+    telHref,
+    appendRichText,
+    loadJson,
+    loadConfig,
+    newSenderId,
+    normaliseReply,
+    sendTurn,
+    renderSources,
+    renderBotTurn,
+    renderUserTurn,
+    renderUrgent,
+    renderError,
+    turnText,
+    formatDate,
+  });
+})();

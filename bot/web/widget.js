@@ -1,0 +1,388 @@
+/*
+ * Needlewise chat widget for a clinic's website. Embed it with one tag:
+ *
+ *   <script src="https://your-needlewise-host/widget.js" data-server="" defer></script>
+ *
+ * Options (data- attributes on that tag):
+ *   data-server  Rasa server URL; empty or absent: rasaUrl from /config.json next to this script
+ *   data-title   the chat panel's title
+ *   data-accent  accent colour (any CSS colour; keep 4.5:1 contrast with white)
+ *   data-lang    language of the conversation (sets the panel's lang attribute)
+ *   data-open    "true" opens the panel when the page loads
+ *
+ * The widget loads widget.css and needlewise-client.js from the same place as this script.
+ * It keeps the conversation (sender id and the rendered history, as data) in sessionStorage,
+ * so it survives reloads in the same tab and is gone when the tab closes.
+ */
+(function () {
+  "use strict";
+
+  const script = document.currentScript;
+  if (!script || window.__needlewiseWidgetLoaded) return;
+  window.__needlewiseWidgetLoaded = true;
+
+  const STORAGE_KEY = "needlewise.widget.v1";
+  const MAX_TURNS = 80;
+  const CONFIRM_MS = 6000;
+  const STARTERS = ["what_is_dry_needling", "does_it_work", "common_side_effects", "is_it_safe", "what_happens", "booking"];
+  const asset = (name) => new URL(name, script.src).href;
+  const data = script.dataset;
+  const options = {
+    server: (data.server || "").trim(),
+    title: (data.title || "").trim() || "Questions about dry needling",
+    accent: (data.accent || "").trim(),
+    lang: (data.lang || "").trim() || document.documentElement.lang || "en",
+    open: data.open === "true",
+  };
+
+  function loadStylesheet(href) {
+    return new Promise((resolve) => {
+      const existing = Array.from(document.querySelectorAll('link[rel="stylesheet"]')).find((l) => l.href === href);
+      if (existing) {
+        resolve();
+        return;
+      }
+      const link = document.createElement("link");
+      link.rel = "stylesheet";
+      link.href = href;
+      link.addEventListener("load", () => resolve());
+      link.addEventListener("error", () => resolve());
+      document.head.append(link);
+    });
+  }
+
+  function loadScript(src) {
+    if (window.NeedlewiseClient) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const tag = document.createElement("script");
+      tag.src = src;
+      tag.async = true;
+      tag.addEventListener("load", () => resolve());
+      tag.addEventListener("error", () => reject(new Error(`Could not load ${src}`)));
+      document.head.append(tag);
+    });
+  }
+
+  const storage = {
+    read() {
+      try {
+        const saved = JSON.parse(window.sessionStorage.getItem(STORAGE_KEY) || "null");
+        if (saved && typeof saved.sender === "string" && Array.isArray(saved.history)) return saved;
+      } catch (_error) {
+        /* storage blocked or corrupt: start fresh */
+      }
+      return null;
+    },
+    write(state) {
+      try {
+        window.sessionStorage.setItem(STORAGE_KEY, JSON.stringify(state));
+      } catch (_error) {
+        /* storage full or blocked: the conversation still works, it just won't survive a reload */
+      }
+    },
+  };
+
+  async function start() {
+    const [, , config, topics] = await Promise.all([
+      loadStylesheet(asset("widget.css")),
+      loadScript(asset("needlewise-client.js")),
+      // The client may not be loaded yet: fetch these with plain fetch calls.
+      fetch(asset("config.json"), { cache: "no-store" })
+        .then((r) => (r.ok ? r.json() : null))
+        .catch(() => null),
+      fetch(asset("topics.json"), { cache: "no-store" })
+        .then((r) => (r.ok ? r.json() : null))
+        .catch(() => null),
+    ]);
+    const client = window.NeedlewiseClient;
+    const cfg = {
+      rasaUrl: options.server || (config && config.rasaUrl) || "",
+      clinic: Object.assign({}, client.DEFAULT_CONFIG.clinic, (config && config.clinic) || {}),
+      evidenceLevels: (config && config.evidenceLevels) || {},
+    };
+    const titles = {};
+    for (const category of (topics && topics.categories) || []) {
+      for (const topic of category.topics || []) titles[topic.id] = topic.title;
+    }
+    build(client, cfg, titles);
+  }
+
+  function build(client, cfg, titles) {
+    const { el, icon } = client;
+    const saved = storage.read();
+    const state = saved || { sender: client.newSenderId("web"), open: options.open, history: [] };
+    let busy = false;
+
+    const root = el("div", { class: "nw-root", lang: options.lang });
+    if (options.accent && window.CSS && CSS.supports("color", options.accent)) {
+      root.style.setProperty("--nw-accent", options.accent);
+    }
+
+    const panelId = client.uid("nw-panel");
+    const titleId = client.uid("nw-title");
+    const inputId = client.uid("nw-input");
+
+    const launcher = el(
+      "button",
+      { type: "button", class: "nw-launcher", "aria-expanded": "false", "aria-controls": panelId },
+      icon("chat"),
+      el("span", { text: "Questions? Chat with us" })
+    );
+
+    const newButton = el("button", { type: "button", class: "nw-header-button nw-new" }, el("span", { text: "New conversation" }));
+    const closeLabel = el("span", { class: "nw-visually-hidden", text: "Close chat" });
+    const closeButton = el("button", { type: "button", class: "nw-header-button nw-close" }, icon("close"), closeLabel);
+    const notice = el("p", { class: "nw-notice", role: "status" });
+
+    const log = el("div", {
+      class: "nw-log",
+      role: "log",
+      "aria-live": "polite",
+      "aria-relevant": "additions",
+      "aria-label": "Conversation",
+      tabindex: "0",
+    });
+    const typing = el(
+      "div",
+      { class: "nw-typing", role: "status" },
+      el("span", { class: "nw-typing-text" }, ""),
+      el("span", { class: "nw-dots", "aria-hidden": "true" }, el("span"), el("span"), el("span"))
+    );
+    typing.hidden = true;
+
+    const input = el("input", {
+      id: inputId,
+      class: "nw-input",
+      type: "text",
+      autocomplete: "off",
+      maxlength: "500",
+      enterkeyhint: "send",
+      placeholder: "Type your question",
+    });
+    const sendButton = el("button", { type: "submit", class: "nw-send" }, el("span", { text: "Send" }));
+    const form = el(
+      "form",
+      { class: "nw-form", novalidate: true },
+      el("label", { for: inputId, class: "nw-visually-hidden", text: "Your question" }),
+      input,
+      sendButton
+    );
+
+    const disclaimer = el("p", { class: "nw-disclaimer" }, "Automated assistant. General information, not medical advice.");
+    if (cfg.clinic.emergencyNumber) {
+      disclaimer.append(" In an emergency, call ");
+      client.appendRichText(disclaimer, cfg.clinic.emergencyNumber, cfg, true);
+      disclaimer.append(".");
+    }
+
+    const panel = el(
+      "section",
+      { id: panelId, class: "nw-panel", role: "dialog", "aria-modal": "false", "aria-labelledby": titleId },
+      el(
+        "header",
+        { class: "nw-header" },
+        el(
+          "div",
+          { class: "nw-heading" },
+          el("h2", { id: titleId, class: "nw-title", text: options.title }),
+          el("p", { class: "nw-subtitle", text: `Needlewise · ${cfg.clinic.name}` })
+        ),
+        el("div", { class: "nw-header-actions" }, newButton, closeButton)
+      ),
+      disclaimer,
+      notice,
+      log,
+      typing,
+      form
+    );
+    panel.hidden = true;
+    root.append(launcher, panel);
+    document.body.append(root);
+
+    // --- rendering ------------------------------------------------------------------------
+    const renderOptions = { onAction: (title, payload) => send(payload, title, false), links: true, surface: "web", lang: options.lang };
+
+    function welcome() {
+      const buttons = STARTERS.filter((id) => titles[id]).map((id) => ({ title: titles[id], payload: `/${id}` }));
+      const turn = {
+        messages: [
+          {
+            text:
+              `Hi, I'm Needlewise, an automated assistant for ${cfg.clinic.name}. ` +
+              "I answer general questions about dry needling for neck and shoulder pain. " +
+              "I can't give medical advice. Ask a question or pick a topic.",
+            buttons,
+          },
+        ],
+        custom: { kind: "greeting" },
+      };
+      const node = client.renderBotTurn(turn, cfg, renderOptions);
+      node.classList.add("nw-welcome");
+      return node;
+    }
+
+    function renderTurn(turn) {
+      if (turn.who === "user") return client.renderUserTurn(turn.text);
+      return client.renderBotTurn(turn, cfg, renderOptions);
+    }
+
+    function renderAll() {
+      log.replaceChildren(welcome(), ...state.history.map(renderTurn));
+    }
+
+    function save() {
+      if (state.history.length > MAX_TURNS) state.history.splice(0, state.history.length - MAX_TURNS);
+      storage.write(state);
+    }
+
+    function hasUrgent() {
+      return state.history.some((turn) => turn.who === "bot" && turn.custom && turn.custom.kind === "urgent");
+    }
+
+    function scrollToTurn(node) {
+      log.scrollTop = Math.max(0, node.offsetTop - 8);
+    }
+
+    function setTyping(on) {
+      typing.hidden = !on;
+      typing.firstChild.textContent = on ? "Needlewise is typing" : "";
+      panel.setAttribute("aria-busy", String(on));
+    }
+
+    // --- sending ----------------------------------------------------------------------------
+    async function send(message, shown, fromInput) {
+      const text = String(message || "").trim();
+      if (!text || busy) return;
+      busy = true;
+      disarm();
+      const userTurn = { who: "user", text: String(shown || text) };
+      const userNode = renderTurn(userTurn);
+      log.append(userNode);
+      state.history.push(userTurn);
+      save();
+      if (fromInput) input.value = "";
+      scrollToTurn(userNode);
+      setTyping(true);
+      try {
+        const reply = await client.sendTurn(cfg.rasaUrl, state.sender, text, "web");
+        const botTurn = { who: "bot", messages: reply.messages, custom: reply.custom };
+        state.history.push(botTurn);
+        save();
+        log.append(renderTurn(botTurn));
+        scrollToTurn(userNode);
+      } catch (_error) {
+        // Not sent: the message leaves the saved history, the words go back in the box.
+        state.history.splice(state.history.indexOf(userTurn), 1);
+        save();
+        userNode.classList.add("nw-not-sent");
+        userNode.append(client.el("p", { class: "nw-not-sent-note", text: "Not sent" }));
+        const keptInput = fromInput && (!input.value || input.value === text);
+        if (keptInput) input.value = text;
+        const errorNode = client.renderError(cfg, { keptInput });
+        log.append(errorNode);
+        scrollToTurn(userNode);
+      } finally {
+        setTyping(false);
+        busy = false;
+      }
+    }
+
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      send(input.value, input.value, true);
+    });
+
+    // --- open, close, start again --------------------------------------------------------
+    let armed = null;
+    let armTimer = 0;
+
+    function disarm() {
+      clearTimeout(armTimer);
+      armed = null;
+      closeButton.classList.remove("nw-armed");
+      newButton.classList.remove("nw-armed");
+      closeLabel.className = "nw-visually-hidden";
+      closeLabel.textContent = "Close chat";
+      newButton.firstChild.textContent = "New conversation";
+      notice.textContent = "";
+    }
+
+    /** On a conversation with urgent advice, closing or clearing it needs a second tap. */
+    function confirmFirst(which, action) {
+      if (!hasUrgent() || armed === which) {
+        disarm();
+        action();
+        return;
+      }
+      disarm();
+      armed = which;
+      if (which === "close") {
+        closeButton.classList.add("nw-armed");
+        closeLabel.className = "nw-armed-label";
+        closeLabel.textContent = "Close anyway?";
+      } else {
+        newButton.classList.add("nw-armed");
+        newButton.firstChild.textContent = "Clear anyway?";
+      }
+      notice.textContent =
+        which === "close"
+          ? "This conversation has urgent advice. Tap again to close it."
+          : "This conversation has urgent advice. Tap again to clear it.";
+      armTimer = setTimeout(disarm, CONFIRM_MS);
+    }
+
+    function open(focus) {
+      panel.hidden = false;
+      launcher.hidden = true;
+      launcher.setAttribute("aria-expanded", "true");
+      root.classList.add("nw-is-open");
+      state.open = true;
+      save();
+      const questions = log.querySelectorAll(".nw-turn-user");
+      if (questions.length) scrollToTurn(questions[questions.length - 1]);
+      if (focus) input.focus();
+    }
+
+    function close() {
+      panel.hidden = true;
+      launcher.hidden = false;
+      launcher.setAttribute("aria-expanded", "false");
+      root.classList.remove("nw-is-open");
+      state.open = false;
+      save();
+      launcher.focus();
+    }
+
+    function startAgain() {
+      state.sender = client.newSenderId("web");
+      state.history = [];
+      save();
+      renderAll();
+      input.value = "";
+      input.focus();
+    }
+
+    launcher.addEventListener("click", () => open(true));
+    closeButton.addEventListener("click", () => confirmFirst("close", close));
+    newButton.addEventListener("click", () => confirmFirst("new", startAgain));
+    panel.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        event.preventDefault();
+        confirmFirst("close", close);
+        if (!panel.hidden) closeButton.focus();
+      }
+    });
+
+    renderAll();
+    if (state.open) open(false);
+  }
+
+  function boot() {
+    start().catch(() => {
+      /* The widget could not load its parts (CSS, client): the host page keeps working. */
+    });
+  }
+
+  if (document.body) boot();
+  else document.addEventListener("DOMContentLoaded", boot);
+})();

@@ -1,0 +1,27 @@
+"""`make purge`: deletes conversations older than RETENTION_DAYS (kiosk ones after
+KIOSK_RETENTION_MINUTES) from the tracker store named by TRACKER_STORE_URL."""
+
+from __future__ import annotations
+
+import sys
+
+from rasa_addons.retention import Retention, engine_for, purge, tracker_store_url
+
+
+def main() -> int:
+    retention = Retention.from_env()
+    deleted = purge(engine_for(tracker_store_url()), retention)
+    print(
+        f"Deleted {deleted['conversations']} conversation(s) older than {retention.days:g} days"
+        + (
+            ""
+            if retention.keep_kiosk
+            else f" and {deleted['kiosk']} kiosk conversation(s) idle for {retention.kiosk_minutes:g} minutes"
+        )
+        + "."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
