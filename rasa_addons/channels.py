@@ -105,8 +105,9 @@ async def _latest_intent(sender_id: Optional[str]) -> Optional[str]:
 
 async def forget(sender_id: str) -> bool:
     """Deletes a patient's conversation from the tracker store."""
-    agent = _agent()
-    delete = getattr(getattr(agent, "tracker_store", None), "delete", None)
+    store = getattr(_agent(), "tracker_store", None)
+    store = getattr(store, "_tracker_store", store)  # Rasa wraps the store in AwaitableTrackerStore
+    delete = getattr(store, "delete", None)
     if delete is None:
         return False
     await delete(sender_id)

@@ -119,7 +119,7 @@ class Settings:
                 "--port",
                 str(self.actions_port),
                 "--cors",
-                self.web_url,
+                "http://127.0.0.1",
             ],
             "rasa": [
                 str(VENV_BIN / "rasa"),
@@ -135,7 +135,8 @@ class Settings:
                 "--port",
                 str(self.rasa_port),
                 "--cors",
-                self.web_url,
+                *self.cors_origins(),
+                *self.api_arguments(),
             ],
             "web": [
                 python,
@@ -149,6 +150,16 @@ class Settings:
                 self.rasa_url,
             ],
         }
+
+    def cors_origins(self) -> List[str]:
+        """The clinic origins allowed to call Rasa from a browser (default: the web server's own)."""
+        configured = self.environment().get("CORS_ORIGINS", "").split()
+        return configured or [self.web_url]
+
+    def api_arguments(self) -> List[str]:
+        """Rasa's HTTP API stays off unless RASA_API_TOKEN is set; then every call needs the token."""
+        token = self.environment().get("RASA_API_TOKEN", "")
+        return ["--enable-api", "--auth-token", token] if token else []
 
     def health_urls(self) -> Dict[str, str]:
         return {

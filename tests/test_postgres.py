@@ -1,0 +1,130 @@
+"""PostgreSQL as the tracker store: a real server from Debian's packages, started for the test."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from scripts.stack import Settings, Stack, free_port
+from tests.conftest import contract_customs
+
+pytestmark = pytest.mark.integration
+
+
+def _pg_bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if not found:
+        pytest.fail("PostgreSQL is not installed: run scripts/system_deps.sh (Debian package postgresql).")
+    return found[-1]
+
+
+def _as_postgres(args: list) -> list:
+    """PostgreSQL refuses to run as root; as root, run it as the `postgres` user."""
+    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    # under /tmp itself: pytest's own tmp folders are private to root, which `postgres` cannot enter
+    base = Path(tempfile.mkdtemp(prefix="needlewise-pg-"))
+    data = base / "data"
+    data.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres")
+        shutil.chown(data, "postgres")
+    port = free_port()
+    subprocess.run(
+        _as_postgres([_pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]),
+        check=True,
+        capture_output=True,
+    )
+    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"
+    # -l: the server writes its log to a file, so it holds none of our pipes open
+    subprocess.run(
+        _as_postgres(
+            [_pg_bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "server.log"), "-w", "start"]
+        ),
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=60,
+    )
+    try:
+        subprocess.run(
+            _as_postgres([_pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "needlewise"]),
+            check=True,
+            capture_output=True,
+        )
+        yield f"postgresql://postgres@127.0.0.1:{port}/needlewise"
+    finally:
+        subprocess.run(_as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "stop"]), capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def pg_stack(postgres_url, model_path: Path):
+    settings = Settings.free(model=model_path, extra_env={"TRACKER_STORE_URL": postgres_url})
+    stack = Stack(settings)
+    try:
+        stack.start(["actions", "rasa"])
+        stack.wait_ready(["actions", "rasa"])
+        yield stack
+    finally:
+        stack.stop()
+
+
+def turn(stack, sender: str, text: str) -> list:
+    response = requests.post(
+        f"{stack.settings.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=30
+    )
+    assert response.status_code == 200
+    return response.json()
+
+
+def stored(url: str, sender: str) -> list:
+    import psycopg2
+
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT type_name, data FROM events WHERE sender_id = %s ORDER BY id", (sender,))
+        return cursor.fetchall()
+
+
+def test_conversations_are_stored_in_postgresql_redacted(pg_stack, postgres_url):
+    sender = f"pg-{uuid.uuid4().hex[:10]}"
+    reply = turn(pg_stack, sender, "what is dry needling? my name is Anna Kowalski, call me on 0412 345 678")
+    assert [c["kind"] for c in contract_customs(reply)] == ["answer"]
+    rows = stored(postgres_url, sender)
+    assert any(kind == "user" for kind, _ in rows)
+    everything = " ".join(data for _, data in rows)
+    assert "Kowalski" not in everything and "0412" not in everything
+    assert "[name]" in everything and "[phone]" in everything
+
+
+def test_forget_me_deletes_the_conversation_from_postgresql(pg_stack, postgres_url):
+    sender = f"pg-{uuid.uuid4().hex[:10]}"
+    turn(pg_stack, sender, "does dry needling hurt?")
+    assert stored(postgres_url, sender)
+    reply = turn(pg_stack, sender, "forget me")
+    assert [c["kind"] for c in contract_customs(reply)] == ["chitchat"]
+    assert stored(postgres_url, sender) == []
+
+
+def test_retention_purges_postgresql(pg_stack, postgres_url):
+    from rasa_addons.retention import Retention, engine_for, purge
+
+    sender = f"pg-{uuid.uuid4().hex[:10]}"
+    turn(pg_stack, sender, "how long does soreness last?")
+    engine = engine_for(postgres_url)
+    assert purge(engine, Retention(days=30, kiosk_minutes=15))["conversations"] == 0
+    assert stored(postgres_url, sender)
+    later = __import__("time").time() + 31 * 86400
+    assert purge(engine, Retention(days=30), now=later)["conversations"] >= 1
+    assert stored(postgres_url, sender) == []
