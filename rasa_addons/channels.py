@@ -26,11 +26,13 @@ from sanic.response import HTTPResponse
 
 from actions import replies
 from actions.knowledge import KnowledgeBase, KnowledgeFileError, KnowledgeStore
+from rasa_addons import speedups
 from rasa_addons.inputs import RateLimiter, prepare, valid_sender
 from rasa_addons.red_flags import default_detector, summary
 from rasa_addons.retention import KIOSK_PREFIX
 
 logger = logging.getLogger(__name__)
+speedups.apply()
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 #: Said only if even the knowledge file cannot be read: the last line of defence.
@@ -106,7 +108,8 @@ async def _latest_intent(sender_id: Optional[str]) -> Optional[str]:
 async def forget(sender_id: str) -> bool:
     """Deletes a patient's conversation from the tracker store."""
     store = getattr(_agent(), "tracker_store", None)
-    store = getattr(store, "_tracker_store", store)  # Rasa wraps the store in AwaitableTrackerStore
+    while store is not None and getattr(store, "delete", None) is None:
+        store = getattr(store, "_tracker_store", None)  # Rasa wraps stores (AwaitableTrackerStore)
     delete = getattr(store, "delete", None)
     if delete is None:
         return False
@@ -243,6 +246,10 @@ class GuardedRestInput(RestInput):
                 client=request.remote_addr or request.ip or "",
             )
             return response.json(collector.messages)
+
+        @webhook.route("/webhook", methods=["GET", "PUT", "DELETE", "PATCH"])
+        async def wrong_method(_: Request) -> HTTPResponse:
+            return _bad_request("Use POST with a JSON body.", 405)
 
         @webhook.route("/forget", methods=["POST"])
         async def forget_route(request: Request) -> HTTPResponse:

@@ -113,7 +113,7 @@ _REDACTIONS = [
     (
         "[date]",
         re.compile(
-            rf"\b(?:born|birthday|date of birth|d\.?o\.?b\.?)\b[\s:,]*(?:is|on|was|in)?[\s:,]*"
+            rf"\b(?:born|birthday|date of birth|d\.?o\.?b\.?)\b[\s:,]*(?:(?:is|on|was|in)\b[\s:,]*)*"
             rf"(?:the\s+)?(?:\d{{1,4}}(?:st|nd|rd|th)?[\s/.,-]*(?:of\s+)?)?(?:{_MONTHS}[\s/.,-]*)?"
             rf"(?:\d{{1,4}}(?:st|nd|rd|th)?[\s/.,-]*)?(?:\d{{2,4}})?",
             re.IGNORECASE,
@@ -131,39 +131,47 @@ _REDACTIONS = [
     ("[phone]", re.compile(r"(?<![\w/])\+?\(?\d[\d\s().-]{5,}\d(?![\w/])")),
     ("[number]", re.compile(r"\b[A-Za-z]{0,3}\d{6,}\b")),
 ]
+_WORD = r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*"
 _NAME_INTRO = re.compile(
     r"\b(?i:(my name is|my name's|my names|name is|name:|i am called|i'm called|im called|call me|"
-    r"this is|i am|i'm|im|it's|its|regards,?|thanks,?|cheers,?))\s+([A-Za-z][a-z'-]+)(\s+[A-Z][a-z'-]+)?"
+    r"this is|i am|i'm|im|it's|its|regards,?|thanks,?|cheers,?))"
+    rf"((?:\s+{_WORD}){{1,3}})"
 )
-_EXPLICIT_NAME_INTROS = (
-    "my name is",
-    "my name's",
-    "my names",
-    "name is",
-    "name:",
-    "i am called",
-    "i'm called",
-    "im called",
-    "call me",
+_EXPLICIT_NAME_INTROS = frozenset(
+    ["my name is", "my name's", "my names", "name is", "name:", "i am called", "i'm called", "im called", "call me"]
 )
 
 
-def _redact_name(match: re.Match[str]) -> str:
-    intro, first = match.group(1), match.group(2)
+def _redact_name(match: re.Match[str], explicit_only: bool = False) -> str:
+    intro, words = match.group(1), match.group(2).split()
     explicit = intro.lower() in _EXPLICIT_NAME_INTROS
-    # "i'm Sarah" or "regards, Tom": only a capitalised word that is not an ordinary word
-    if not explicit and (not first[0].isupper() or first.lower() in _NOT_NAMES):
+    first = words[0]
+    if first.lower() in _NOT_NAMES or (not explicit and (explicit_only or not first[0].isupper())):
         return match.group(0)
-    if first.lower() in _NOT_NAMES:
-        return match.group(0)
-    return f"{intro} [name]"
+    # the first word is the name; the next ones too while they are capitalised ("Sarah Jane Smith")
+    taken = 1
+    while taken < len(words) and words[taken][0].isupper() and words[taken].lower() not in _NOT_NAMES:
+        taken += 1
+    rest = " ".join(words[taken:])
+    return f"{intro} [name]" + (f" {rest}" if rest else "")
 
 
 def redact(text: str) -> str:
-    """Phone numbers, e-mail addresses, dates of birth, long id numbers and names, replaced."""
+    """Phone numbers, e-mail addresses, dates of birth, long id numbers and names, replaced.
+
+    Safety first: if taking a word for a name would hide a red flag ("I'm Bleeding"), only the
+    explicit forms ("my name is ...") are redacted.
+    """
     for label, pattern in _REDACTIONS:
         text = pattern.sub(label, text)
-    return _NAME_INTRO.sub(_redact_name, text)
+    named = _NAME_INTRO.sub(_redact_name, text)
+    if named != text:
+        from rasa_addons.red_flags import default_detector
+
+        detector = default_detector()
+        if {f.category for f in detector.detect(text)} - {f.category for f in detector.detect(named)}:
+            named = _NAME_INTRO.sub(lambda m: _redact_name(m, explicit_only=True), text)
+    return named
 
 
 # --- payloads, senders, rate limits ----------------------------------------------------------------

@@ -1,15 +1,41 @@
-"""Rasa's SQL tracker store, configured from one URL, with deletion for "forget me"."""
+"""Rasa's SQL tracker store, configured from one URL, faster, and able to forget a patient.
+
+- SQLite in `var/` by default; PostgreSQL (or another SQL database) via TRACKER_STORE_URL.
+- Faster (measured with `make bench`): the conversations in progress stay in a small in-process
+  cache, so a turn does not re-read and re-count its events; new events are written with one
+  insert. The Rasa server is the only writer, which is how `make run` runs it.
+- SQLite runs in write-ahead-log mode on one reused connection.
+- `delete(sender_id)` removes a conversation ("forget me").
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any, Optional
 
+import sqlalchemy as sa
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.engine import make_url
 
-from rasa_addons.retention import delete_conversation, engine_for, tracker_store_url
+from rasa_addons.retention import KIOSK_PREFIX, delete_conversation, engine_for, tracker_store_url
+
+CACHE_SIZE = int(os.environ.get("TRACKER_CACHE_SIZE", "2000"))
+CACHE_SECONDS = float(os.environ.get("TRACKER_CACHE_SECONDS", "600"))
+
+
+@dataclass
+class _Cached:
+    tracker: DialogueStateTracker
+    stored: int  # how many of tracker.events are in the database
+    touched: float
 
 
 class NeedlewiseTrackerStore(SQLTrackerStore):
@@ -26,6 +52,11 @@ class NeedlewiseTrackerStore(SQLTrackerStore):
         if url.get_backend_name() == "sqlite":
             engine_for(str(url))  # makes the folder
             super().__init__(domain, dialect="sqlite", db=url.database, event_broker=event_broker)
+            self.engine = sa.create_engine(
+                str(url), poolclass=sa.pool.SingletonThreadPool, connect_args={"check_same_thread": False}
+            )
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
         else:
             super().__init__(
                 domain,
@@ -38,7 +69,73 @@ class NeedlewiseTrackerStore(SQLTrackerStore):
                 event_broker=event_broker,
                 login_db=kwargs.get("login_db"),
             )
+        self._cache: OrderedDict[str, _Cached] = OrderedDict()
+        self._table = self.SQLEvent.__table__
+
+    # --- the cache -------------------------------------------------------------------------
+
+    def _cached(self, sender_id: str) -> Optional[_Cached]:
+        entry = self._cache.get(sender_id)
+        if entry is None:
+            return None
+        if time.monotonic() - entry.touched > CACHE_SECONDS:
+            del self._cache[sender_id]
+            return None
+        entry.touched = time.monotonic()
+        self._cache.move_to_end(sender_id)
+        return entry
+
+    def _remember(self, tracker: DialogueStateTracker, stored: int) -> None:
+        self._cache[tracker.sender_id] = _Cached(tracker, stored, time.monotonic())
+        self._cache.move_to_end(tracker.sender_id)
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+
+    async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
+        entry = self._cached(sender_id)
+        if entry is not None:
+            return entry.tracker
+        tracker = await super().retrieve(sender_id)
+        if tracker is not None:
+            self._remember(tracker, len(tracker.events))
+        return tracker
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        entry = self._cached(tracker.sender_id)
+        if entry is None or entry.tracker is not tracker:
+            await super().save(tracker)
+            self._remember(tracker, len(tracker.events))
+            return
+        await self.stream_events(tracker)
+        events = list(tracker.events)[entry.stored :]
+        if events:
+            rows = []
+            for event in events:
+                data = event.as_dict()
+                rows.append(
+                    {
+                        "sender_id": tracker.sender_id,
+                        "type_name": event.type_name,
+                        "timestamp": data.get("timestamp"),
+                        "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                        "action_name": data.get("name"),
+                        "data": json.dumps(data),
+                    }
+                )
+            with self.engine.begin() as connection:
+                connection.execute(sa.insert(self._table), rows)
+        entry.stored = len(tracker.events)
 
     async def delete(self, sender_id: str) -> int:
         """Deletes the conversation of `sender_id` ("forget me")."""
+        self._cache.pop(sender_id, None)
+        self._cache.pop(KIOSK_PREFIX + sender_id, None)
         return delete_conversation(self.engine, sender_id)
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()

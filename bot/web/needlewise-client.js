@@ -175,7 +175,8 @@
       window.crypto && typeof window.crypto.randomUUID === "function"
         ? window.crypto.randomUUID()
         : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
-    return `${prefix || "web"}-${random}`;
+    const start = prefix || "web";
+    return /[:-]$/.test(start) ? `${start}${random}` : `${start}-${random}`;
   }
 
   /** Rasa's list of messages -> {messages: [{text, buttons}], custom}. */
@@ -190,7 +191,11 @@
       const buttons = Array.isArray(item.buttons)
         ? item.buttons
             .filter((b) => b && typeof b.title === "string" && typeof b.payload === "string")
-            .map((b) => ({ title: b.title, payload: b.payload }))
+            .map((b) => {
+              const kept = { title: b.title, payload: b.payload };
+              if (typeof b.token === "string") kept.token = b.token;
+              return kept;
+            })
         : [];
       if (hasText || buttons.length) messages.push({ text: hasText ? item.text : "", buttons });
     }
@@ -198,16 +203,25 @@
     return { messages, custom: custom || { kind: "fallback", topic: null } };
   }
 
-  /** One turn through Rasa's REST channel. Throws on network errors and non-200 answers. */
-  async function sendTurn(rasaUrl, sender, message, surface, timeoutMs) {
+  function webhookUrl(rasaUrl, path) {
+    return `${String(rasaUrl).replace(/\/+$/, "")}/webhooks/rest/${path}`;
+  }
+
+  /**
+   * One turn through Rasa's REST channel. Throws on network errors and non-200 answers.
+   * `token` is the token that came with a clicked button (it proves the payload is the bot's own).
+   */
+  async function sendTurn(rasaUrl, sender, message, surface, token, timeoutMs) {
     if (!rasaUrl) throw new Error("No Rasa server is configured.");
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), timeoutMs || 20000);
+    const metadata = { surface };
+    if (typeof token === "string" && token) metadata.token = token;
     try {
-      const response = await fetch(`${String(rasaUrl).replace(/\/+$/, "")}/webhooks/rest/webhook`, {
+      const response = await fetch(webhookUrl(rasaUrl, "webhook"), {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ sender, message, metadata: { surface } }),
+        body: JSON.stringify({ sender, message, metadata }),
         signal: controller.signal,
         credentials: "omit",
         cache: "no-store",
@@ -217,6 +231,37 @@
       return normaliseReply(await response.json());
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  /**
+   * What a topic tile or starter button sends. With a token from /topics.json the bot takes the
+   * signed payload "/<topic_id>" as is; without one the bot would read an unsigned payload as
+   * plain words, so the topic's title (a real question the bot understands) is sent instead.
+   */
+  function topicButton(topic) {
+    if (typeof topic.token === "string" && topic.token) {
+      return { title: topic.title, payload: topic.payload || `/${topic.id}`, token: topic.token };
+    }
+    return { title: topic.title, payload: topic.title };
+  }
+
+  /** Asks the bot to delete a conversation (POST /webhooks/rest/forget); never throws. */
+  async function forget(rasaUrl, sender) {
+    if (!rasaUrl || !sender) return false;
+    try {
+      const response = await fetch(webhookUrl(rasaUrl, "forget"), {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ sender }),
+        credentials: "omit",
+        cache: "no-store",
+        keepalive: true,
+        referrerPolicy: "no-referrer",
+      });
+      return response.ok;
+    } catch (_error) {
+      return false;
     }
   }
 
@@ -316,7 +361,7 @@
             type: "button",
             class: feedback ? "nw-chip nw-chip-feedback" : "nw-chip",
             "data-payload": b.payload,
-            onclick: () => onAction(b.title, b.payload),
+            onclick: () => onAction(b.title, b.payload, b.token),
           },
           b.title
         )
@@ -371,7 +416,7 @@
   }
 
   /**
-   * One bot turn as DOM. options: {onAction(title, payload), links (default true),
+   * One bot turn as DOM. options: {onAction(title, payload, token), links (default true),
    * surface "web"|"kiosk", lang}.
    */
   function renderBotTurn(turn, config, options) {
@@ -452,6 +497,8 @@
     newSenderId,
     normaliseReply,
     sendTurn,
+    forget,
+    topicButton,
     renderSources,
     renderBotTurn,
     renderUserTurn,

@@ -29,7 +29,7 @@
   const data = script.dataset;
   const options = {
     server: (data.server || "").trim(),
-    title: (data.title || "").trim() || "Questions about dry needling",
+    title: (data.title || "").trim() || "Dry needling questions",
     accent: (data.accent || "").trim(),
     lang: (data.lang || "").trim() || document.documentElement.lang || "en",
     open: data.open === "true",
@@ -100,14 +100,14 @@
       clinic: Object.assign({}, client.DEFAULT_CONFIG.clinic, (config && config.clinic) || {}),
       evidenceLevels: (config && config.evidenceLevels) || {},
     };
-    const titles = {};
+    const topicButtons = {};
     for (const category of (topics && topics.categories) || []) {
-      for (const topic of category.topics || []) titles[topic.id] = topic.title;
+      for (const topic of category.topics || []) topicButtons[topic.id] = client.topicButton(topic);
     }
-    build(client, cfg, titles);
+    build(client, cfg, topicButtons);
   }
 
-  function build(client, cfg, titles) {
+  function build(client, cfg, topicButtons) {
     const { el, icon } = client;
     const saved = storage.read();
     const state = saved || { sender: client.newSenderId("web"), open: options.open, history: [] };
@@ -129,7 +129,11 @@
       el("span", { text: "Questions? Chat with us" })
     );
 
-    const newButton = el("button", { type: "button", class: "nw-header-button nw-new" }, el("span", { text: "New conversation" }));
+    const newButton = el(
+      "button",
+      { type: "button", class: "nw-header-button nw-new" },
+      el("span", { text: "New conversation" })
+    );
     const closeLabel = el("span", { class: "nw-visually-hidden", text: "Close chat" });
     const closeButton = el("button", { type: "button", class: "nw-header-button nw-close" }, icon("close"), closeLabel);
     const notice = el("p", { class: "nw-notice", role: "status" });
@@ -168,7 +172,11 @@
       sendButton
     );
 
-    const disclaimer = el("p", { class: "nw-disclaimer" }, "Automated assistant. General information, not medical advice.");
+    const disclaimer = el(
+      "p",
+      { class: "nw-disclaimer" },
+      "Needlewise is an automated assistant. General information, not medical advice."
+    );
     if (cfg.clinic.emergencyNumber) {
       disclaimer.append(" In an emergency, call ");
       client.appendRichText(disclaimer, cfg.clinic.emergencyNumber, cfg, true);
@@ -181,13 +189,13 @@
       el(
         "header",
         { class: "nw-header" },
+        el("div", { class: "nw-header-row" }, el("h2", { id: titleId, class: "nw-title", text: options.title }), closeButton),
         el(
           "div",
-          { class: "nw-heading" },
-          el("h2", { id: titleId, class: "nw-title", text: options.title }),
-          el("p", { class: "nw-subtitle", text: `Needlewise · ${cfg.clinic.name}` })
-        ),
-        el("div", { class: "nw-header-actions" }, newButton, closeButton)
+          { class: "nw-header-row nw-header-row-second" },
+          el("p", { class: "nw-subtitle", text: cfg.clinic.name }),
+          newButton
+        )
       ),
       disclaimer,
       notice,
@@ -200,10 +208,15 @@
     document.body.append(root);
 
     // --- rendering ------------------------------------------------------------------------
-    const renderOptions = { onAction: (title, payload) => send(payload, title, false), links: true, surface: "web", lang: options.lang };
+    const renderOptions = {
+      onAction: (title, payload, token) => send(payload, title, false, token),
+      links: true,
+      surface: "web",
+      lang: options.lang,
+    };
 
     function welcome() {
-      const buttons = STARTERS.filter((id) => titles[id]).map((id) => ({ title: titles[id], payload: `/${id}` }));
+      const buttons = STARTERS.filter((id) => topicButtons[id]).map((id) => topicButtons[id]);
       const turn = {
         messages: [
           {
@@ -250,7 +263,7 @@
     }
 
     // --- sending ----------------------------------------------------------------------------
-    async function send(message, shown, fromInput) {
+    async function send(message, shown, fromInput, token) {
       const text = String(message || "").trim();
       if (!text || busy) return;
       busy = true;
@@ -264,7 +277,7 @@
       scrollToTurn(userNode);
       setTyping(true);
       try {
-        const reply = await client.sendTurn(cfg.rasaUrl, state.sender, text, "web");
+        const reply = await client.sendTurn(cfg.rasaUrl, state.sender, text, "web", token);
         const botTurn = { who: "bot", messages: reply.messages, custom: reply.custom };
         state.history.push(botTurn);
         save();

@@ -1,0 +1,367 @@
+/*
+ * Needlewise front-desk kiosk (kiosk.html): topic tiles, answers, and an idle reset.
+ *
+ * Privacy: the kiosk never writes browser storage (no sessionStorage, localStorage, cookies).
+ * The conversation lives only in this page's memory and DOM. After the idle timeout (90 s, or
+ * ?idle=SECONDS) a warning shows; if nobody answers it, the page starts a fresh conversation:
+ * a new sender id, and every previous question and answer removed from the page.
+ */
+(function () {
+  "use strict";
+
+  const client = window.NeedlewiseClient;
+  if (!client) return;
+
+  const DEFAULT_IDLE_SECONDS = 90;
+  const params = new URLSearchParams(window.location.search);
+  const idleParam = Number.parseFloat(params.get("idle") || "");
+  const IDLE_SECONDS = Number.isFinite(idleParam) && idleParam > 0 ? idleParam : DEFAULT_IDLE_SECONDS;
+  // The warning shows for 20 s; with a short test timeout (below 30 s) for 3 to 20 s.
+  const WARN_SECONDS = IDLE_SECONDS >= 30 ? 20 : Math.min(20, Math.max(3, IDLE_SECONDS));
+  const canSpeak = "speechSynthesis" in window && typeof window.SpeechSynthesisUtterance === "function";
+
+  const $ = (id) => document.getElementById(id);
+  const ui = {
+    header: document.querySelector(".k-header"),
+    footer: document.querySelector(".k-footer"),
+    main: $("k-main"),
+    clinic: $("k-clinic"),
+    emergency: $("k-emergency"),
+    finish: $("k-finish"),
+    start: $("k-start"),
+    startTitle: $("k-start-title"),
+    groups: $("k-groups"),
+    answer: $("k-answer"),
+    back: $("k-back"),
+    log: $("k-log"),
+    typing: $("k-typing"),
+    askToggle: $("k-ask-toggle"),
+    askForm: $("k-ask-form"),
+    input: $("k-input"),
+    overlay: $("k-idle"),
+    dialog: document.querySelector("#k-idle [role=alertdialog]"),
+    count: $("k-idle-count"),
+    stillHere: $("k-still-here"),
+  };
+
+  let config = {
+    rasaUrl: "",
+    clinic: Object.assign({}, client.DEFAULT_CONFIG.clinic),
+    evidenceLevels: {},
+  };
+  // "kiosk:" marks the conversation for the bot's short kiosk retention (rasa_addons/retention.py).
+  let sender = client.newSenderId("kiosk:");
+  let sent = false; // whether this conversation reached the bot (then it is deleted on reset)
+  let epoch = 0; // bumps on every reset, so a late reply never lands in a fresh conversation
+  let busy = false;
+
+  // --- screens ----------------------------------------------------------------------------
+  function showScreen(name) {
+    ui.start.hidden = name !== "start";
+    ui.answer.hidden = name !== "answer";
+    ui.finish.hidden = ui.log.childElementCount === 0;
+    ui.main.scrollTop = 0;
+  }
+
+  function setAsk(open) {
+    ui.askForm.hidden = !open;
+    ui.askToggle.setAttribute("aria-expanded", String(open));
+    ui.askToggle.textContent = open ? "Close the question box" : "Type a question";
+    if (open) ui.input.focus();
+  }
+
+  // --- topics ------------------------------------------------------------------------------
+  function renderTopics(topics) {
+    ui.groups.removeAttribute("aria-busy");
+    const categories = ((topics && topics.categories) || []).filter((c) => (c.topics || []).length);
+    if (!categories.length) {
+      ui.groups.replaceChildren(
+        client.el("p", {
+          class: "k-loading",
+          text: "The topics can't be shown right now. Please type a question, or ask at the front desk.",
+        })
+      );
+      return;
+    }
+    ui.groups.replaceChildren(
+      ...categories.map((category) => {
+        const headingId = client.uid("k-group");
+        return client.el(
+          "section",
+          { class: "k-group", "aria-labelledby": headingId },
+          client.el("h2", { id: headingId, class: "k-group-title", text: category.title }),
+          client.el(
+            "div",
+            { class: "k-tiles" },
+            category.topics.map((topic) => {
+              const button = client.topicButton(topic);
+              return client.el("button", {
+                type: "button",
+                class: "k-tile",
+                "data-topic": topic.id,
+                text: topic.title,
+                onclick: () => ask(button.payload, button.title, false, button.token),
+              });
+            })
+          )
+        );
+      })
+    );
+    layoutGroups();
+  }
+
+  // --- topic columns: whole groups, in order, balanced by height --------------------------
+  const landscape = window.matchMedia("(orientation: landscape)");
+  const narrow = window.matchMedia("(max-width: 700px)");
+
+  function columnCount() {
+    if (narrow.matches) return 1;
+    return landscape.matches ? 4 : 2;
+  }
+
+  /** Splits weights into k contiguous runs with the smallest largest sum; returns the runs' sizes. */
+  function partition(weights, k) {
+    const n = weights.length;
+    k = Math.max(1, Math.min(k, n));
+    const prefix = [0];
+    for (const w of weights) prefix.push(prefix[prefix.length - 1] + w);
+    const best = Array.from({ length: n + 1 }, () => Array(k + 1).fill(Infinity));
+    const cut = Array.from({ length: n + 1 }, () => Array(k + 1).fill(0));
+    best[0][0] = 0;
+    for (let i = 1; i <= n; i += 1) {
+      for (let j = 1; j <= k; j += 1) {
+        for (let m = j - 1; m < i; m += 1) {
+          const cost = Math.max(best[m][j - 1], prefix[i] - prefix[m]);
+          if (cost < best[i][j]) {
+            best[i][j] = cost;
+            cut[i][j] = m;
+          }
+        }
+      }
+    }
+    const sizes = [];
+    for (let i = n, j = k; j > 0; j -= 1) {
+      sizes.unshift(i - cut[i][j]);
+      i = cut[i][j];
+    }
+    return sizes;
+  }
+
+  function layoutGroups() {
+    const groups = Array.from(ui.groups.querySelectorAll(".k-group"));
+    if (!groups.length) return;
+    const k = columnCount();
+    const sizes = partition(
+      groups.map((g) => g.querySelectorAll(".k-tile").length + 1.5),
+      k
+    );
+    const columns = [];
+    let index = 0;
+    for (const size of sizes) {
+      columns.push(client.el("div", { class: "k-column" }, groups.slice(index, index + size)));
+      index += size;
+    }
+    ui.groups.style.setProperty("--k-columns", String(columns.length));
+    ui.groups.replaceChildren(...columns);
+  }
+
+  // --- read aloud -------------------------------------------------------------------------
+  let speaking = null;
+
+  function stopSpeaking() {
+    if (!canSpeak) return;
+    window.speechSynthesis.cancel();
+    if (speaking) speaking.lastChild.textContent = "Read aloud";
+    speaking = null;
+  }
+
+  function readAloudButton(text) {
+    const label = client.el("span", { text: "Read aloud" });
+    const button = client.el("button", { type: "button", class: "k-button k-read" }, client.icon("speaker"), label);
+    button.addEventListener("click", () => {
+      const wasThis = speaking === button;
+      stopSpeaking();
+      if (wasThis) return;
+      const utterance = new window.SpeechSynthesisUtterance(text);
+      utterance.lang = document.documentElement.lang || "en";
+      utterance.addEventListener("end", () => {
+        if (speaking === button) stopSpeaking();
+      });
+      speaking = button;
+      label.textContent = "Stop reading";
+      window.speechSynthesis.speak(utterance);
+    });
+    return button;
+  }
+
+  // --- a turn -------------------------------------------------------------------------------
+  const renderOptions = {
+    onAction: (title, payload, token) => ask(payload, title, false, token),
+    links: false, // a public kiosk does not open other web sites
+    surface: "kiosk",
+    lang: document.documentElement.lang || "en",
+  };
+
+  async function ask(message, shown, fromInput, token) {
+    const text = String(message || "").trim();
+    if (!text || busy) return;
+    busy = true;
+    const myEpoch = epoch;
+    stopSpeaking();
+    const question = client.renderUserTurn(String(shown || text), "k-question");
+    question.setAttribute("tabindex", "-1");
+    ui.log.append(question);
+    showScreen("answer");
+    if (fromInput) {
+      ui.input.value = "";
+      setAsk(false);
+    }
+    ui.typing.textContent = "Finding the answer…";
+    question.focus({ preventScroll: true });
+    sent = true;
+    try {
+      const reply = await client.sendTurn(config.rasaUrl, sender, text, "kiosk", token);
+      if (myEpoch !== epoch) return;
+      const turn = { messages: reply.messages, custom: reply.custom };
+      const node = client.renderBotTurn(turn, config, renderOptions);
+      const words = client.turnText(turn);
+      if (canSpeak && words) {
+        // Under the first part of the answer (or the urgent box), before sources and buttons.
+        const first = node.querySelector(".nw-urgent") || node.querySelector(".nw-bubble");
+        if (first) first.after(readAloudButton(words));
+        else node.append(readAloudButton(words));
+      }
+      ui.log.append(node);
+    } catch (_error) {
+      if (myEpoch !== epoch) return;
+      if (fromInput && !ui.input.value) {
+        ui.input.value = text;
+        setAsk(true);
+      }
+      ui.log.append(client.renderError(config, { links: false, keptInput: fromInput }));
+    } finally {
+      if (myEpoch === epoch) {
+        ui.typing.textContent = "";
+        busy = false;
+        question.scrollIntoView({ block: "start" });
+      }
+    }
+  }
+
+  // --- idle reset ---------------------------------------------------------------------------
+  let idleTimer = 0;
+  let lapseTimer = 0;
+  let countTimer = 0;
+  let warning = false;
+  let focusBefore = null;
+
+  function inUse() {
+    return ui.log.childElementCount > 0 || !ui.answer.hidden || !ui.askForm.hidden || ui.input.value !== "";
+  }
+
+  function armIdle() {
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(onIdle, IDLE_SECONDS * 1000);
+  }
+
+  function onIdle() {
+    if (inUse()) showWarning();
+    else armIdle();
+  }
+
+  function setInert(on) {
+    for (const node of [ui.header, ui.main, ui.footer]) node.inert = on;
+  }
+
+  function showWarning() {
+    warning = true;
+    focusBefore = document.activeElement;
+    let left = Math.ceil(WARN_SECONDS);
+    ui.count.textContent = String(left);
+    ui.overlay.hidden = false;
+    setInert(true);
+    ui.stillHere.focus();
+    countTimer = setInterval(() => {
+      left = Math.max(0, left - 1);
+      ui.count.textContent = String(left);
+    }, 1000);
+    lapseTimer = setTimeout(reset, WARN_SECONDS * 1000);
+  }
+
+  function hideWarning() {
+    clearTimeout(lapseTimer);
+    clearInterval(countTimer);
+    if (!warning) return;
+    warning = false;
+    ui.overlay.hidden = true;
+    setInert(false);
+  }
+
+  function stillHere() {
+    hideWarning();
+    if (focusBefore && document.contains(focusBefore) && focusBefore !== document.body) focusBefore.focus({ preventScroll: true });
+    armIdle();
+  }
+
+  /** Back to the start screen with a fresh conversation; nothing of the last one stays. */
+  function reset() {
+    hideWarning();
+    stopSpeaking();
+    epoch += 1;
+    busy = false;
+    if (sent) client.forget(config.rasaUrl, sender);
+    sent = false;
+    sender = client.newSenderId("kiosk:");
+    ui.log.replaceChildren();
+    ui.typing.textContent = "";
+    ui.input.value = "";
+    setAsk(false);
+    showScreen("start");
+    if (document.activeElement && document.activeElement !== document.body) document.activeElement.blur();
+    armIdle();
+  }
+
+  function activity(event) {
+    if (warning) {
+      // Inside the warning only its button counts (its click handler); a touch outside it does.
+      if (event && ui.dialog.contains(event.target)) return;
+      stillHere();
+      return;
+    }
+    armIdle();
+  }
+
+  // --- start -------------------------------------------------------------------------------
+  async function init() {
+    const [loaded, topics] = await Promise.all([
+      client.loadConfig("config.json"),
+      client.loadJson("topics.json").catch(() => null),
+    ]);
+    config = loaded;
+    if (config.clinic.name) ui.clinic.textContent = config.clinic.name;
+    if (config.clinic.emergencyNumber) ui.emergency.textContent = config.clinic.emergencyNumber;
+    renderTopics(topics);
+
+    ui.back.addEventListener("click", () => {
+      showScreen("start");
+      ui.startTitle.focus({ preventScroll: true });
+    });
+    ui.finish.addEventListener("click", reset);
+    ui.askToggle.addEventListener("click", () => setAsk(ui.askForm.hidden));
+    ui.askForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      ask(ui.input.value, ui.input.value, true);
+    });
+    ui.stillHere.addEventListener("click", stillHere);
+    landscape.addEventListener("change", layoutGroups);
+    narrow.addEventListener("change", layoutGroups);
+    for (const type of ["pointerdown", "keydown", "touchstart", "wheel", "input"]) {
+      document.addEventListener(type, activity, { capture: true, passive: true });
+    }
+    ui.startTitle.setAttribute("tabindex", "-1");
+    document.body.classList.add("k-ready");
+    armIdle();
+  }
+
+  init();
+})();

@@ -1,0 +1,407 @@
+"""What a patient sends, made safe before Rasa sees it (rasa_addons/inputs.py). Unit tests, no servers."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+
+from actions.signing import sign
+from rasa_addons.inputs import (
+    MAX_COMBINING_PER_CHAR,
+    MAX_MESSAGE_CHARS,
+    RateLimiter,
+    clean,
+    is_forget_me,
+    payload_or_text,
+    prepare,
+    redact,
+    shorten,
+    valid_sender,
+)
+
+
+def marks(text: str) -> int:
+    return sum(unicodedata.category(char).startswith("M") for char in text)
+
+
+# --- clean -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("\x00hello\x00", "hello"),
+        ("\x01\x02\x1b[31mred\x7f", "[31mred"),
+        ("abc\u202edcba\u202c", "abcdcba"),  # right-to-left override, pop directional formatting
+        ("\u2066isolated\u2069 \u200fmark\u200e", "isolated mark"),
+        ("zero\u200bwidth\ufeff", "zerowidth"),
+        ("private \ue000use", "private use"),
+        ("  spaced \t  out  ", "spaced out"),
+    ],
+)
+def test_clean_removes_control_format_and_private_use_characters(raw, expected):
+    assert clean(raw) == expected
+
+
+def test_clean_keeps_newlines_between_lines():
+    assert clean("first line\nsecond line\n\nthird") == "first line\nsecond line\n\nthird"
+
+
+def test_clean_normalises_to_nfc():
+    decomposed = "cafe\u0301 and re\u0301sume\u0301"
+    cleaned = clean(decomposed)
+    assert cleaned == "caf\u00e9 and r\u00e9sum\u00e9"
+    assert unicodedata.is_normalized("NFC", cleaned)
+
+
+@pytest.mark.parametrize("mark", ["\u0336", "\u0301", "\u0489", "\u20dd"])
+def test_clean_trims_a_flood_of_combining_marks(mark):
+    cleaned = clean("Z" + mark * 200)
+    assert cleaned[0] in ("Z", unicodedata.normalize("NFC", "Z" + mark)[0])
+    assert marks(cleaned) <= MAX_COMBINING_PER_CHAR
+    assert len(cleaned) <= 1 + MAX_COMBINING_PER_CHAR
+
+
+def test_clean_trims_zalgo_text_per_letter_and_keeps_the_letters():
+    zalgo = "".join(letter + "\u0316\u0337\u0350\u035c\u0361" * 10 for letter in "hello")
+    cleaned = clean(zalgo)
+    assert "".join(char for char in cleaned if not unicodedata.category(char).startswith("M")) == "hello"
+    run = 0
+    for char in cleaned:
+        run = run + 1 if unicodedata.category(char).startswith("M") else 0
+        assert run <= MAX_COMBINING_PER_CHAR
+    assert len(cleaned) <= 5 * (1 + MAX_COMBINING_PER_CHAR)
+
+
+def test_clean_keeps_ordinary_accents_emoji_and_other_scripts():
+    for text in [
+        "Jos\u00e9 \u00e0 la cr\u00e8che",
+        "\U0001f600\U0001f44d",
+        "\u0645\u0631\u062d\u0628\u0627",
+        "\u05e9\u05dc\u05d5\u05dd",
+    ]:
+        assert clean(text) == text
+    # a joiner inside an emoji sequence is kept (family emoji)
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    assert clean(family) == family
+
+
+# --- shorten ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("length", [20_000, 50_000])
+def test_shorten_cuts_very_long_messages(length):
+    words = ("needle " * (length // 7 + 1))[:length]
+    short, truncated = shorten(words)
+    assert truncated is True
+    assert 0 < len(short) <= MAX_MESSAGE_CHARS
+    assert short.endswith("needle")  # cut at a word boundary, not mid-word
+    solid, truncated = shorten("x" * length)
+    assert truncated is True
+    assert solid == "x" * MAX_MESSAGE_CHARS
+
+
+def test_shorten_leaves_a_message_at_the_limit_alone():
+    exact = "y" * MAX_MESSAGE_CHARS
+    assert shorten(exact) == (exact, False)
+    assert shorten("what is dry needling?") == ("what is dry needling?", False)
+    assert shorten("y" * (MAX_MESSAGE_CHARS + 1))[1] is True
+
+
+# --- redact: identifying details ---------------------------------------------------------------------
+
+#: (message, the strings that must not survive redaction)
+PRIVATE = [
+    # phone numbers
+    ("call me on +44 20 7946 0958 please", ["+44", "7946", "0958"]),
+    ("my number is (555) 010-0199", ["555", "010", "0199"]),
+    ("text 0412 345 678 if there's a cancellation", ["0412", "345 678"]),
+    ("reach me at 555.010.0199 after work", ["555.010", "0199"]),
+    ("my mobile: 07700 900123", ["07700", "900123"]),
+    ("phone 020-7946-0958 and ask for me", ["020-7946", "0958"]),
+    ("ring 555 010 0199 tomorrow", ["555 010", "0199"]),
+    ("+1 (555) 010-0199 is my cell", ["555", "0199"]),
+    ("tel 0412-345-678", ["0412", "345", "678"]),
+    ("phone: 0412345678", ["0412345678"]),
+    # e-mail addresses
+    ("email me at jane.doe@example.com", ["jane.doe", "example.com", "@"]),
+    ("my address is j_smith+clinic@mail.example.org", ["j_smith", "example.org", "@"]),
+    ("send it to PATIENT42@Example.co.uk thanks", ["PATIENT42", "Example.co.uk", "@"]),
+    # dates of birth
+    ("dob 03/04/1987", ["03/04", "1987"]),
+    ("I was born on 3 March 1987", ["3 March", "1987"]),
+    ("my birthday is 12th of May 1990", ["12th", "May", "1990"]),
+    ("1987-04-03 is when I was born", ["1987", "04-03"]),
+    ("DOB: 1987-04-03", ["1987", "04-03"]),
+    ("date of birth 14.07.1979", ["14.07", "1979"]),
+    ("born March 3, 1987", ["March 3", "1987"]),
+    ("my birthday is May 12 1990", ["May 12", "1990"]),
+    ("born on the 3rd of March, 1987", ["3rd", "March", "1987"]),
+    ("I was born 12.5.1990", ["12.5", "1990"]),
+    # id and insurance numbers
+    ("my NHS number is 943 476 5919", ["943", "476", "5919"]),
+    ("insurance number AB12345678", ["AB12345678", "12345678"]),
+    ("policy 123456789012", ["123456789012"]),
+    ("member id XYZ9876543", ["XYZ9876543", "9876543"]),
+    ("my MRN is 00451237", ["00451237"]),
+    # names
+    ("my name is Anna Kowalski", ["Anna", "Kowalski"]),
+    ("I'm Sarah and I have neck pain", ["Sarah"]),
+    ("hi, this is Tom", ["Tom"]),
+    ("call me Jo", ["Jo"]),
+    ("thanks for the help, regards, Peter", ["Peter"]),
+    ("My name's Priya Patel, is needling safe?", ["Priya", "Patel"]),
+    ("i am called Mateusz", ["Mateusz"]),
+    ("Cheers, Bob", ["Bob"]),
+    ("name: Olivia", ["Olivia"]),
+    ("hello, it's Marek here", ["Marek"]),
+    ("my name is anna", ["anna"]),
+    ("Kind regards, Peter Jones", ["Peter", "Jones"]),
+    # everything at once
+    (
+        "Hi I'm Liam Byrne, dob 12/12/1980, ph 0412 345 678, liam@example.net",
+        ["Liam", "Byrne", "12/12", "1980", "0412", "345 678", "example.net"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("message", "identifying"), PRIVATE, ids=[m for m, _ in PRIVATE])
+def test_redact_removes_identifying_details(message, identifying):
+    redacted = redact(message)
+    assert redacted != message
+    for secret in identifying:
+        assert secret not in redacted, f"{secret!r} survived: {redacted!r}"
+    assert "[" in redacted and "]" in redacted  # replaced by a label, not dropped silently
+
+
+def test_the_privacy_corpus_is_large_enough():
+    assert len(PRIVATE) >= 30
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("my name is Anna-Maria O'Neil", "my name is [name]"),
+        ("my name is Zo\u00eb \u00c5berg", "my name is [name]"),
+        ("my name is Jos\u00e9", "my name is [name]"),
+        ("my name is ANNA KOWALSKI", "my name is [name]"),
+        ("I'm Sarah Jane Smith", "I'm [name]"),
+    ],
+)
+def test_redact_removes_hyphenated_accented_capitalised_and_three_part_names(message, expected):
+    assert redact(message) == expected
+
+
+#: Ordinary patient questions: nothing in them identifies anyone, so redaction leaves them alone.
+ORDINARY = [
+    "i'm pregnant, can I have it?",
+    "I had 3 sessions over 2 weeks",
+    "pain is 7/10",
+    "I'm worried about bruising",
+    "this is painful",
+    "I'm 45 and have had neck pain for 10 years",
+    "I'm Not sure it worked",
+    "I've had 12 sessions since 2021",
+    "Thanks, that helps",
+    "I am on warfarin 5 mg",
+    "the needle went in about 2-3 cm",
+    "my pain went from 8/10 to 4/10 in 3 weeks",
+    "I take 400mg ibuprofen twice a day",
+    "It's been 2 days and my shoulder still aches",
+    "is 1 session every 7 days too often?",
+    "I'm allergic to latex",
+    "this is my first session",
+    "call me back please",
+    "my appointment is on Tuesday at 3pm",
+    "Regards, and thanks",
+    "I'm 32 weeks pregnant",
+    "I'm in pain",
+    "I'm okay now",
+    "what is dry needling?",
+    "does it hurt more than acupuncture?",
+    "Is it OK to exercise the same day?",
+    "I'm diabetic, is that a problem?",
+    "how long will I be sore after 1 session?",
+    "my neck hurts when I turn left",
+    "I've had 10-12 sessions",
+]
+
+
+@pytest.mark.parametrize("message", ORDINARY)
+def test_redact_leaves_ordinary_questions_unchanged(message):
+    assert redact(message) == message
+
+
+def test_the_ordinary_corpus_is_large_enough():
+    assert len(ORDINARY) >= 20
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["I'm Bleeding and it won't stop", "I'm Fainting", "I am Suicidal", "im Suicidal", "I'm Numb in my arm"],
+)
+def test_redact_never_removes_a_symptom_the_red_flag_layer_needs(message):
+    from rasa_addons.red_flags import default_detector
+
+    detector = default_detector()
+    assert detector.detect(message), "the corpus message itself must be a red flag"
+    assert detector.detect(prepare(message).text), prepare(message).text
+
+
+# --- payloads --------------------------------------------------------------------------------------
+
+
+def test_a_signed_button_payload_stays_a_payload():
+    payload = "/what_is_dry_needling"
+    assert payload_or_text(payload, sign(payload)) == payload
+    assert prepare(payload, sign(payload)).text == payload
+
+
+def no_command_characters(text: str) -> bool:
+    return not any(char in text for char in "/{}@")
+
+
+@pytest.mark.parametrize(
+    ("text", "token"),
+    [
+        ("/what_is_dry_needling", None),
+        ("/what_is_dry_needling", ""),
+        ("/what_is_dry_needling", "0" * 24),
+        ("/what_is_dry_needling", sign("/does_it_work")),  # a real token, for another button
+        ("/what_is_dry_needling", sign("/what_is_dry_needling")[:-1]),
+        ("/what_is_dry_needling", 12345),
+        ("/what_is_dry_needling", [sign("/what_is_dry_needling")]),
+        ('/greet{"red_flag":"crisis"}', None),
+        ('/greet{"red_flag":"crisis"}', sign('/greet{"red_flag":"crisis"}')),  # entities never pass
+        ("/restart", None),
+        ("/action_listen", None),
+        ("/session_start", None),
+        ("/urgent@0.99", None),
+        ("/urgent@0.99", sign("/urgent@0.99")),
+        ("/back", "nonsense"),
+        ('/inform{"name": "x"}@1.0', None),
+    ],
+)
+def test_unsigned_or_forged_payloads_become_plain_words(text, token):
+    words = payload_or_text(text, token)
+    assert words != text
+    assert no_command_characters(words), words
+    assert words.strip() == words
+    assert no_command_characters(prepare(text, token).text)
+
+
+def test_payload_words_keep_the_intent_name_readable():
+    assert payload_or_text("/what_is_dry_needling", None) == "what is dry needling"
+    assert payload_or_text("/restart", None) == "restart"
+
+
+def test_text_that_is_not_a_payload_is_untouched():
+    assert payload_or_text("what about /restart?", None) == "what about /restart?"
+    assert payload_or_text("a {b} c@d", None) == "a {b} c@d"
+
+
+def test_a_payload_hidden_behind_spaces_or_controls_is_still_neutralised():
+    for text in ["  /restart", "\x00/restart", "\u202e/restart", "\t/action_listen"]:
+        assert no_command_characters(prepare(text).text), text
+
+
+# --- prepare ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t ", None, "\x00\x01", "\u202e\u200b"])
+def test_prepare_marks_empty_messages(text):
+    prepared = prepare(text)
+    assert prepared.empty is True
+    assert prepared.text == ""
+    assert prepared.forget is False
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "forget me",
+        "Forget me!",
+        "please delete my conversation",
+        "Please delete my data.",
+        "forget about me",
+        "erase this chat",
+        "wipe my history",
+        "  clear our messages  ",
+    ],
+)
+def test_prepare_recognises_forget_me(text):
+    prepared = prepare(text)
+    assert prepared.forget is True
+    assert prepared.empty is False
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how do I forget about the pain?",
+        "can you delete my appointment?",
+        "I forgot my medicine",
+        "what data do you keep?",
+        "forget me not is a flower",
+    ],
+)
+def test_prepare_does_not_mistake_other_messages_for_forget_me(text):
+    assert prepare(text).forget is False
+    assert is_forget_me(text) is False
+
+
+def test_prepare_cleans_shortens_and_redacts_together():
+    prepared = prepare("\x00my name is Anna Kowalski\u202e, " + "why " * 5_000)
+    assert prepared.truncated is True
+    assert len(prepared.text) <= MAX_MESSAGE_CHARS
+    assert "Anna" not in prepared.text and "Kowalski" not in prepared.text
+    assert "\x00" not in prepared.text and "\u202e" not in prepared.text
+    assert prepared.empty is False and prepared.forget is False
+
+
+# --- senders ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sender", ["a", "web-123", "kiosk:abc", "user@clinic", "A.b_c-d", "x" * 128])
+def test_valid_senders(sender):
+    assert valid_sender(sender)
+
+
+@pytest.mark.parametrize(
+    "sender", ["", " a", "a b", "a/b", "../x", "-a", "x" * 129, "x" * 10_000, 12345, None, ["a"], "a\nb", "\u00e9"]
+)
+def test_invalid_senders(sender):
+    assert not valid_sender(sender)
+
+
+# --- rate limits -----------------------------------------------------------------------------------
+
+
+def test_rate_limiter_allows_the_limit_then_refuses_then_allows_after_the_window():
+    limiter = RateLimiter(limit=3, window=60.0)
+    assert [limiter.allow("patient", now=t) for t in (0.0, 1.0, 2.0)] == [True, True, True]
+    assert limiter.allow("patient", now=3.0) is False
+    assert limiter.allow("patient", now=59.0) is False
+    assert limiter.allow("someone-else", now=3.0) is True  # per key
+    assert limiter.allow("patient", now=60.5) is True  # the hit at 0 s has left the window
+    assert limiter.allow("patient", now=60.6) is False  # hits at 1, 2 and 60.5 are still in it
+    assert limiter.allow("patient", now=200.0) is True
+
+
+def test_refused_messages_do_not_count_against_the_window():
+    limiter = RateLimiter(limit=2, window=10.0)
+    assert limiter.allow("k", now=0.0) and limiter.allow("k", now=1.0)
+    assert not any(limiter.allow("k", now=2.0 + i / 10) for i in range(50))
+    assert limiter.allow("k", now=10.5) is True
+
+
+def test_a_zero_limit_means_no_limit():
+    limiter = RateLimiter(limit=0)
+    assert all(limiter.allow("k", now=1.0) for _ in range(1_000))
+
+
+def test_rate_limiter_uses_the_clock_when_no_time_is_given():
+    limiter = RateLimiter(limit=1, window=60.0)
+    assert limiter.allow("k") is True
+    assert limiter.allow("k") is False

@@ -1,0 +1,157 @@
+"""The front-desk kiosk, in a real browser against the real bot."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.web.conftest import screenshot, storage_lengths
+
+pytestmark = pytest.mark.integration
+
+PRIVACY = "Nothing you ask here is kept after you finish. Please don't type your name or other personal details."
+PORTRAIT = {"width": 1080, "height": 1920}
+LANDSCAPE = {"width": 1920, "height": 1080}
+
+
+def tiles(page: Page):
+    return page.locator("#k-groups").get_by_role("button")
+
+
+def open_kiosk(page: Page, web_url: str, query: str = "") -> None:
+    page.goto(f"{web_url}/kiosk.html{query}")
+    expect(tiles(page).first).to_be_visible()
+
+
+def posts_to_rasa(page: Page, rasa_url: str, path: str = "/webhooks/rest/webhook") -> list:
+    """Records the JSON body of every POST the page sends to one Rasa endpoint."""
+    sent = []
+    page.on(
+        "request",
+        lambda request: (
+            sent.append(request.post_data_json)
+            if request.url == f"{rasa_url}{path}" and request.method == "POST"
+            else None
+        ),
+    )
+    return sent
+
+
+@pytest.mark.parametrize(("orientation", "viewport"), [("portrait", PORTRAIT), ("landscape", LANDSCAPE)])
+def test_the_start_screen(page: Page, web_url, orientation, viewport):
+    page.set_viewport_size(viewport)
+    open_kiosk(page, web_url)
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    expect(page.get_by_text(PRIVACY)).to_be_visible()
+    count = tiles(page).count()
+    assert count >= 8
+    for tile in tiles(page).all():
+        assert tile.bounding_box()["height"] >= 44, tile.inner_text()
+    assert page.locator("#k-groups h2").count() >= 3, "the tiles are grouped by category"
+    body_size = page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
+    assert body_size >= 20
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    expect(page.get_by_role("button", name="Type a question")).to_be_visible()
+    expect(page.get_by_role("textbox")).to_have_count(0)
+    screenshot(page, f"kiosk-{orientation}")
+
+
+def test_a_tile_shows_its_answer(page: Page, web_url, rasa_url, kb):
+    page.set_viewport_size(PORTRAIT)
+    sent = posts_to_rasa(page, rasa_url)
+    open_kiosk(page, web_url)
+    title = kb.fill(kb.entry("what_is_dry_needling").title)
+    page.get_by_role("button", name=title, exact=True).click()
+    log = page.get_by_role("log")
+    expect(log.get_by_text(kb.fill(kb.entry("what_is_dry_needling").answer))).to_be_visible()
+    # A signed payload when /topics.json carries a token for it, else the tile's words.
+    if sent[0]["metadata"].get("token"):
+        assert sent[0]["message"] == "/what_is_dry_needling"
+    else:
+        assert sent[0]["message"] == title
+    assert sent[0]["metadata"]["surface"] == "kiosk"
+    assert sent[0]["sender"].startswith("kiosk:")
+    expect(tiles(page).first).to_be_hidden()
+
+    sources = log.get_by_role("button", name=re.compile("^Sources"))
+    sources.click()
+    expect(sources).to_have_attribute("aria-expanded", "true")
+    expect(log.get_by_text(re.compile(r"PMID \d+")).first).to_be_visible()
+    assert log.locator("a[target='_blank']").count() == 0, "the kiosk opens no other web sites"
+    related = kb.fill(kb.entry("trigger_points").title)
+    expect(log.get_by_role("button", name=related, exact=True)).to_be_visible()
+    body_size = log.locator(".nw-turn-bot .nw-bubble").first.evaluate("el => parseFloat(getComputedStyle(el).fontSize)")
+    assert body_size >= 20
+    screenshot(page, "kiosk-answer")
+
+    log.get_by_role("button", name=related, exact=True).click()
+    expect(log.get_by_text(kb.fill(kb.entry("trigger_points").answer))).to_be_visible()
+    assert len({turn["sender"] for turn in sent}) == 1, "one conversation, one sender id"
+
+    page.get_by_role("button", name="Back to topics").click()
+    expect(tiles(page).first).to_be_visible()
+    assert storage_lengths(page) == (0, 0)
+
+
+def test_the_idle_reset(page: Page, web_url, rasa_url, kb):
+    sent = posts_to_rasa(page, rasa_url)
+    open_kiosk(page, web_url, "?idle=2")
+    title = kb.fill(kb.entry("does_it_hurt").title)
+    answer = kb.fill(kb.entry("does_it_hurt").answer)
+    page.get_by_role("button", name=title, exact=True).click()
+    expect(page.get_by_text(answer)).to_be_visible()
+
+    warning = page.get_by_role("alertdialog")
+    expect(warning).to_be_visible(timeout=10_000)
+    expect(warning).to_contain_text("seconds")
+    screenshot(page, "kiosk-idle-warning")
+    warning.get_by_role("button", name="I'm still here").click()
+    expect(warning).to_be_hidden()
+    expect(page.get_by_text(answer)).to_be_visible()
+
+    # Nobody answers the next warning: the kiosk starts again, with nothing of the last visitor.
+    expect(warning).to_be_visible(timeout=10_000)
+    with page.expect_request(f"{rasa_url}/webhooks/rest/forget", timeout=10_000) as forget:
+        expect(warning).to_be_hidden(timeout=10_000)
+    assert forget.value.post_data_json == {"sender": sent[0]["sender"]}, "the bot deletes the finished conversation"
+    expect(tiles(page).first).to_be_visible()
+    expect(page.get_by_text(answer)).to_have_count(0)
+    expect(page.get_by_text(title, exact=True)).to_have_count(1)  # only its tile
+    assert page.get_by_role("log", include_hidden=True).evaluate("el => el.childElementCount") == 0
+    assert storage_lengths(page) == (0, 0)
+
+    page.get_by_role("button", name=title, exact=True).click()
+    expect(page.get_by_text(answer)).to_be_visible()
+    assert len(sent) == 2 and sent[0]["sender"] != sent[1]["sender"], "a fresh conversation has a new sender id"
+    assert storage_lengths(page) == (0, 0)
+
+
+def test_an_urgent_question_typed_on_screen(page: Page, web_url, kb):
+    page.set_viewport_size(LANDSCAPE)
+    open_kiosk(page, web_url)
+    page.get_by_role("button", name="Type a question").click()
+    box = page.get_by_role("textbox", name=re.compile("Your question"))
+    expect(box).to_be_focused()
+    box.fill("my chest hurts and i cant breathe")
+    page.get_by_role("button", name="Ask").click()
+    urgent = page.locator(".nw-urgent")
+    expect(urgent).to_be_visible()
+    expect(urgent.get_by_role("heading", name="Urgent")).to_be_visible()
+    expect(urgent.get_by_text(kb.clinic.front_desk)).to_be_visible()
+    expect(urgent).to_contain_text(kb.clinic.emergency_number)
+    font = urgent.get_by_text(kb.clinic.front_desk).evaluate("el => parseFloat(getComputedStyle(el).fontSize)")
+    assert font >= 26, "the front-desk line is prominent"
+    screenshot(page, "kiosk-urgent")
+    assert storage_lengths(page) == (0, 0)
+
+
+def test_tiles_whose_ids_are_not_questions_still_get_their_own_answer(page: Page, web_url, kb):
+    """Topic ids like `needle_safety` read badly as words; each tile must still get its own answer."""
+    open_kiosk(page, web_url)
+    log = page.get_by_role("log", include_hidden=True)
+    for topic in ("who_performs", "how_it_works", "how_long_lasts", "combined_care", "needle_safety"):
+        page.get_by_role("button", name=kb.fill(kb.entry(topic).title), exact=True).click()
+        expect(log.get_by_text(kb.fill(kb.entry(topic).answer))).to_be_visible()
+        page.get_by_role("button", name="Back to topics").click()

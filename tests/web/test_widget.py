@@ -1,0 +1,272 @@
+"""The chat widget on the demo clinic page, in a real browser against the real bot."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import requests
+from playwright.sync_api import Page, expect
+
+from tests.web.conftest import screenshot, session_value
+
+pytestmark = pytest.mark.integration
+
+STORAGE_KEY = "needlewise.widget.v1"
+LAUNCHER = re.compile("chat", re.I)
+
+
+def open_chat(page: Page, web_url: str) -> None:
+    page.goto(f"{web_url}/")
+    page.get_by_role("button", name=LAUNCHER).click()
+    expect(page.get_by_role("dialog")).to_be_visible()
+    expect(page.get_by_role("textbox", name="Your question")).to_be_focused()
+
+
+def log(page: Page):
+    return page.get_by_role("log")
+
+
+def ask(page: Page, text: str) -> None:
+    box = page.get_by_role("textbox", name="Your question")
+    box.fill(text)
+    box.press("Enter")
+
+
+def bot_turns(page: Page, kind: str):
+    return log(page).locator(f".nw-turn-bot[data-kind='{kind}']")
+
+
+def saved_state(page: Page) -> dict:
+    return json.loads(session_value(page, STORAGE_KEY) or "null")
+
+
+def test_an_answer_with_sources_related_topics_and_feedback(page: Page, web_url, kb):
+    config = requests.get(f"{web_url}/config.json", timeout=10).json()
+    open_chat(page, web_url)
+    page.evaluate(
+        """() => {
+            window.__typingSeen = false;
+            const typing = document.querySelector('.nw-typing');
+            new MutationObserver(() => { if (!typing.hidden) window.__typingSeen = true; })
+                .observe(typing, {attributes: true, attributeFilter: ['hidden']});
+        }"""
+    )
+    ask(page, "what is dry needling?")
+    expect(log(page).get_by_text("what is dry needling?", exact=True)).to_be_visible()
+    answer = kb.fill(kb.entry("what_is_dry_needling").answer)
+    expect(log(page).get_by_text(answer)).to_be_visible()
+    assert page.evaluate("window.__typingSeen"), "no typing indicator while waiting"
+    expect(page.locator(".nw-typing")).to_be_hidden()
+    turn = bot_turns(page, "answer").first
+    expect(turn.get_by_role("button", name="Tell me more")).to_be_visible()
+    expect(turn.get_by_role("group", name="Was this helpful?")).to_be_visible()
+
+    sources = turn.get_by_role("button", name=re.compile("^Sources"))
+    expect(sources).to_have_attribute("aria-expanded", "false")
+    sources.click()
+    expect(sources).to_have_attribute("aria-expanded", "true")
+    pubmed = turn.locator("a[href^='https://pubmed.ncbi.nlm.nih.gov/']")
+    expect(pubmed.first).to_be_visible()
+    expect(turn.get_by_role("link", name=re.compile(r"PMID \d+")).first).to_be_visible()
+    for link in turn.locator(".nw-sources-panel a").all():
+        assert link.get_attribute("target") == "_blank"
+        assert set(link.get_attribute("rel").split()) >= {"noopener", "noreferrer"}
+    level = kb.entry("what_is_dry_needling").evidence.level
+    expect(turn.get_by_text(config["evidenceLevels"][level])).to_be_visible()
+    expect(turn.get_by_text(re.compile(r"Reviewed by .+ on "))).to_be_visible()
+    # For the picture: the question at the top of the conversation.
+    log(page).locator(".nw-turn-user").last.evaluate("el => { el.parentElement.scrollTop = el.offsetTop - 8; }")
+    screenshot(page, "widget-answer")
+
+    related = kb.fill(kb.entry("trigger_points").title)
+    turn.get_by_role("button", name=related, exact=True).click()
+    expect(log(page).locator(".nw-turn-user").last).to_have_text(related)
+    expect(log(page).get_by_text(kb.fill(kb.entry("trigger_points").answer))).to_be_visible()
+    expect(bot_turns(page, "answer")).to_have_count(2)
+
+    bot_turns(page, "answer").last.get_by_role("button", name="Yes, it helped").click()
+    expect(bot_turns(page, "feedback")).to_have_count(1)
+    expect(bot_turns(page, "feedback")).to_contain_text("glad it helped")
+
+
+def test_the_conversation_survives_a_reload_and_new_conversation_clears_it(page: Page, web_url, kb):
+    open_chat(page, web_url)
+    ask(page, "does it hurt?")
+    answer = kb.fill(kb.entry("does_it_hurt").answer)
+    expect(log(page).get_by_text(answer)).to_be_visible()
+    first = saved_state(page)
+    assert first["sender"] and len(first["history"]) == 2
+
+    page.reload()
+    expect(page.get_by_role("dialog")).to_be_visible()
+    expect(log(page).get_by_text("does it hurt?", exact=True)).to_be_visible()
+    expect(log(page).get_by_text(answer)).to_be_visible()
+    assert saved_state(page)["sender"] == first["sender"]
+
+    page.get_by_role("button", name="New conversation").click()
+    expect(log(page).get_by_text(answer)).to_have_count(0)
+    expect(log(page).locator(".nw-turn-user")).to_have_count(0)
+    after = saved_state(page)
+    assert after["history"] == []
+    assert after["sender"] != first["sender"]
+    expect(page.get_by_role("textbox", name="Your question")).to_be_focused()
+
+
+def test_typed_markup_is_shown_as_text_and_never_runs(page: Page, web_url):
+    open_chat(page, web_url)
+    attack = "<img src=x onerror=window.__xss=1>"
+    ask(page, attack)
+    expect(log(page).locator(".nw-turn-user .nw-bubble")).to_have_text(attack)
+    expect(log(page).locator(".nw-turn-bot:not(.nw-welcome)")).to_have_count(1)
+    page.reload()
+    expect(log(page).locator(".nw-turn-user .nw-bubble")).to_have_text(attack)
+    assert log(page).locator("img").count() == 0
+    assert page.evaluate("typeof window.__xss") == "undefined"
+
+
+def test_an_urgent_reply_stands_out_and_needs_two_taps_to_close(page: Page, web_url, kb):
+    open_chat(page, web_url)
+    ask(page, "what is dry needling?")
+    expect(bot_turns(page, "answer")).to_have_count(1)
+    ask(page, "my chest hurts and i cant breathe")
+    urgent = bot_turns(page, "urgent")
+    expect(urgent).to_have_count(1)
+    expect(urgent.get_by_role("heading", name="Urgent")).to_be_visible()
+    assert urgent.locator("svg[aria-hidden='true']").count() >= 1
+    call = urgent.get_by_role("link", name=f"Call {kb.clinic.emergency_number}")
+    expect(call).to_have_attribute("href", f"tel:{kb.clinic.emergency_number}")
+    box_colour = urgent.locator(".nw-urgent").evaluate("el => getComputedStyle(el).backgroundColor")
+    answer_colour = (
+        bot_turns(page, "answer").locator(".nw-bubble").first.evaluate("el => getComputedStyle(el).backgroundColor")
+    )
+    assert box_colour != answer_colour
+    assert urgent.get_by_role("button").count() == 0, "an urgent reply must not have its own close button"
+    screenshot(page, "widget-urgent")
+
+    close = page.get_by_role("button", name=re.compile("^Close"))
+    close.click()
+    expect(page.get_by_role("dialog")).to_be_visible()
+    expect(page.get_by_role("button", name="Close anyway?")).to_be_visible()
+    page.get_by_role("button", name="Close anyway?").click()
+    expect(page.get_by_role("dialog")).to_be_hidden()
+    expect(page.get_by_role("button", name=LAUNCHER)).to_be_focused()
+
+
+def test_a_crisis_reply_shows_the_crisis_line(page: Page, web_url, kb):
+    open_chat(page, web_url)
+    ask(page, "i want to kill myself")
+    urgent = bot_turns(page, "urgent")
+    expect(urgent.get_by_text("Crisis line:")).to_be_visible()
+    expect(urgent.get_by_role("link", name=kb.clinic.crisis_line)).to_have_attribute("href", re.compile(r"^tel:\d+"))
+
+
+def test_keyboard_only(page: Page, web_url, kb):
+    page.goto(f"{web_url}/")
+    launcher = page.get_by_role("button", name=LAUNCHER)
+    expect(launcher).to_be_visible()
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if launcher.evaluate("el => el === document.activeElement"):
+            break
+    else:
+        pytest.fail("Tab never reached the chat launcher")
+    outline = launcher.evaluate("el => getComputedStyle(el).outlineStyle + ' ' + getComputedStyle(el).outlineWidth")
+    assert not outline.startswith("none") and not outline.endswith(" 0px"), f"no visible focus outline: {outline}"
+    page.keyboard.press("Enter")
+    box = page.get_by_role("textbox", name="Your question")
+    expect(box).to_be_focused()
+    page.keyboard.type("how long does a session take?")
+    page.keyboard.press("Enter")
+    expect(log(page).get_by_text(kb.fill(kb.entry("session_length").answer))).to_be_visible()
+    expect(box).to_have_value("")
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_be_hidden()
+    expect(launcher).to_be_focused()
+
+
+def test_a_phone_sized_screen(page: Page, web_url, kb):
+    page.set_viewport_size({"width": 360, "height": 740})
+    open_chat(page, web_url)
+    ask(page, "is it safe?")
+    expect(bot_turns(page, "answer")).to_have_count(1)
+    box = page.get_by_role("dialog").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 360
+    assert box["width"] >= 359, "on a phone the panel takes the full width"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360, "horizontal scrolling"
+    for target in page.get_by_role("dialog").get_by_role("button").all():
+        if target.is_visible():
+            size = target.bounding_box()
+            assert size["height"] >= 44, f"touch target too small: {target.inner_text()!r} {size}"
+    screenshot(page, "widget-phone")
+
+
+def test_network_errors_are_never_silent_and_keep_the_question(page: Page, web_url, rasa_url, kb):
+    open_chat(page, web_url)
+    webhook = f"{rasa_url}/webhooks/rest/webhook"
+    page.route(webhook, lambda route: route.abort())
+    ask(page, "what are the needles like?")
+    error = log(page).locator("[data-kind='error']")
+    expect(error).to_have_count(1)
+    expect(error).to_contain_text(kb.clinic.phone)
+    expect(error.get_by_role("link", name=kb.clinic.phone)).to_have_attribute("href", re.compile("^tel:"))
+    box = page.get_by_role("textbox", name="Your question")
+    expect(box).to_have_value("what are the needles like?")
+
+    page.unroute(webhook)
+    page.route(
+        webhook,
+        lambda route: route.fulfill(status=500, body="server error", headers={"Access-Control-Allow-Origin": web_url}),
+    )
+    box.press("Enter")
+    expect(error).to_have_count(2)
+    expect(box).to_have_value("what are the needles like?")
+
+    page.unroute(webhook)
+    box.press("Enter")
+    expect(log(page).get_by_text(kb.fill(kb.entry("needle_details").answer))).to_be_visible()
+    expect(box).to_have_value("")
+    assert [t["who"] for t in saved_state(page)["history"]] == ["user", "bot"], "failed turns are not kept"
+
+
+def test_the_data_options(page: Page, web_url):
+    """data-title, data-accent and data-open on the one script tag (a test page served by a route)."""
+    html = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Embed test</title></head>'
+        "<body><main><h1>Another clinic page</h1></main>"
+        '<script src="/widget.js" data-title="Ask Riverside" data-accent="#5b2a86" data-open="true" defer></script>'
+        "</body></html>"
+    )
+    page.route(
+        f"{web_url}/embed-test.html", lambda route: route.fulfill(status=200, body=html, content_type="text/html")
+    )
+    page.goto(f"{web_url}/embed-test.html")
+    dialog = page.get_by_role("dialog", name="Ask Riverside")
+    expect(dialog).to_be_visible()
+    header = dialog.locator(".nw-header").evaluate("el => getComputedStyle(el).backgroundColor")
+    assert header == "rgb(91, 42, 134)"
+
+
+def test_a_button_sends_back_the_token_it_came_with(page: Page, web_url, rasa_url):
+    """Signed buttons: the token of a clicked button goes back in the turn's metadata."""
+    webhook = f"{rasa_url}/webhooks/rest/webhook"
+    reply = [
+        {"text": "Pick one.", "buttons": [{"title": "Signed topic", "payload": "/does_it_hurt", "token": "abc123"}]},
+        {"custom": {"kind": "menu", "topic": None}},
+    ]
+    bodies = []
+
+    def fake_bot(route):
+        bodies.append(route.request.post_data_json)
+        route.fulfill(status=200, json=reply, headers={"Access-Control-Allow-Origin": web_url})
+
+    page.route(webhook, fake_bot)
+    open_chat(page, web_url)
+    ask(page, "menu")
+    log(page).get_by_role("button", name="Signed topic").click()
+    expect(log(page).locator(".nw-turn-user")).to_have_count(2)
+    expect(log(page).locator("[data-kind='menu']")).to_have_count(2)
+    assert bodies[0]["metadata"] == {"surface": "web"}
+    assert bodies[1]["message"] == "/does_it_hurt"
+    assert bodies[1]["metadata"] == {"surface": "web", "token": "abc123"}
