@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 
 from rasa_addons.retention import KIOSK_PREFIX, delete_conversation, engine_for, tracker_store_url
 
-CACHE_SIZE = int(os.environ.get("TRACKER_CACHE_SIZE", "2000"))
+CACHE_SIZE = int(os.environ.get("TRACKER_CACHE_SIZE", "500"))
 CACHE_SECONDS = float(os.environ.get("TRACKER_CACHE_SECONDS", "600"))
 
 
