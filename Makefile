@@ -37,7 +37,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 RASA_FILES  := $(CONFIG) $(shell find $(DOMAIN) $(DATA) -name '*.yml' 2>/dev/null) $(wildcard bot/nlp/*.yml)
 STAMP       := $(VENV)/.installed
 
-.PHONY: help setup run test lint validate unit train test-stories check-knowledge eval purge soak clean
+.PHONY: help setup run test lint validate unit train test-stories check-knowledge eval purge soak bench clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -92,6 +92,9 @@ test: setup lint validate check-knowledge $(MODEL) ## Set up and run the whole s
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory test-stories
 	$(MAKE) --no-print-directory eval
+
+bench: setup $(MODEL) ## Speed and memory, side by side with Rasa's starter config (results/bench.*)
+	$(PY) -m scripts.bench --out $(RESULTS)
 
 soak: setup $(MODEL) ## 10,000 turns from 50 patients: no errors, nothing crossed, memory steady
 	$(PY) -m scripts.soak --out $(RESULTS)/soak.json

@@ -7,23 +7,12 @@ import uuid
 import pytest
 import requests
 
+from actions.replies import KINDS as REPLY_KINDS
 from tests.conftest import contract_customs, rest_turn
 
 pytestmark = pytest.mark.integration
 
-KINDS = {
-    "answer",
-    "urgent",
-    "refer_clinician",
-    "out_of_scope",
-    "fallback",
-    "handoff",
-    "greeting",
-    "goodbye",
-    "chitchat",
-    "menu",
-    "feedback",
-}
+KINDS = set(REPLY_KINDS)
 
 
 def sender() -> str:

@@ -1,0 +1,205 @@
+"""`make bench`: how fast Needlewise answers, side by side with Rasa's starter configuration.
+
+Both bots run on the same servers, domain, rules, actions and data; only `config.yml` differs
+(ours, or `bench/default_config.yml`: what `rasa init` ships). For each: training time, time
+from start to ready, resident memory, held-out NLU accuracy, and latency and throughput with
+1, 10 and 50 simulated patients (scripts/load.py). Writes `results/bench.json` and
+`results/bench.png`, prints the ratios and checks the targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List
+
+from actions.knowledge import load_topic_spec
+from scripts import evaluate
+from scripts.load import LOAD_ENV, rss_mb, run_load
+from scripts.stack import ROOT, VENV_BIN, Settings, Stack
+
+LEVELS = (1, 10, 50)
+TARGETS = {
+    "throughput_ratio_at_50_min": 5.0,
+    "p95_ms_at_10_max": 150.0,
+    "ready_seconds_max": 20.0,
+    "memory_mb_max": 1500.0,
+}
+CONFIGS = {
+    "needlewise": {"config": ROOT / "config.yml", "model": ROOT / "models" / "needlewise.tar.gz"},
+    "default": {"config": ROOT / "bench" / "default_config.yml", "model": ROOT / "models" / "default-config.tar.gz"},
+}
+
+
+def train(config: Path, out_dir: Path, name: str) -> float:
+    """Trains from scratch (a fresh Rasa cache) and returns the seconds it took."""
+    env = dict(os.environ, RASA_CACHE_DIRECTORY=tempfile.mkdtemp(prefix="needlewise-cache-"))
+    started = time.monotonic()
+    subprocess.run(
+        [
+            str(VENV_BIN / "rasa"),
+            "train",
+            "--config",
+            str(config),
+            "--domain",
+            str(ROOT / "bot" / "domain"),
+            "--data",
+            str(ROOT / "data"),
+            "--out",
+            str(out_dir),
+            "--fixed-model-name",
+            name,
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return round(time.monotonic() - started, 1)
+
+
+def training_seconds(label: str, spec: Dict[str, Path]) -> float:
+    """Training time, measured once per model and kept beside it."""
+    record = spec["model"].with_suffix(".train.json")
+    fresh = spec["model"].exists() and record.exists() and record.stat().st_mtime >= spec["model"].stat().st_mtime
+    if fresh:
+        return json.loads(record.read_text())["seconds"]
+    print(f"Training the {label} configuration (timed) ...", flush=True)
+    seconds = train(spec["config"], spec["model"].parent, spec["model"].name.replace(".tar.gz", ""))
+    record.write_text(json.dumps({"seconds": seconds}))
+    return seconds
+
+
+def measure(label: str, model: Path, seconds_per_level: float) -> dict:
+    database = Path(tempfile.mkdtemp(prefix="needlewise-bench-")) / "conversations.db"
+    settings = Settings.free(model=model, extra_env={**LOAD_ENV, "TRACKER_STORE_URL": f"sqlite:///{database}"})
+    stack = Stack(settings)
+    started = time.monotonic()
+    stack.start()
+    try:
+        stack.wait_ready()
+        ready = round(time.monotonic() - started, 1)
+        print(f"{label}: ready in {ready} s", flush=True)
+        levels = []
+        for concurrency in LEVELS:
+            asyncio.run(run_load(settings.rasa_url, concurrency, seconds=2, progress=False))  # warm up
+            result = asyncio.run(run_load(settings.rasa_url, concurrency, seconds=seconds_per_level))
+            levels.append(result.summary())
+        memory = {name: round(rss_mb(process.pid), 1) for name, process in stack.processes.items()}
+    finally:
+        stack.stop()
+    memory["total"] = round(sum(memory.values()), 1)
+    return {"ready_seconds": ready, "levels": levels, "memory_mb": memory}
+
+
+def accuracy(model: Path) -> dict:
+    results = asyncio.run(evaluate.predict(model, evaluate.load_examples(evaluate.HELDOUT)))
+    return evaluate.score(results, load_topic_spec())["metrics"]
+
+
+def level(report: dict, concurrency: int) -> dict:
+    return next(item for item in report["levels"] if item["concurrency"] == concurrency)
+
+
+def plot(reports: Dict[str, dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (latency, throughput) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for label, style in (("needlewise", "-"), ("default", "--")):
+        rows = reports[label]["levels"]
+        xs = [r["concurrency"] for r in rows]
+        for key, marker in (("p50_ms", "o"), ("p95_ms", "s"), ("p99_ms", "^")):
+            latency.plot(xs, [r[key] for r in rows], style, marker=marker, label=f"{label} {key[:3]}")
+        throughput.plot(xs, [r["throughput_per_s"] for r in rows], style, marker="o", label=label)
+    latency.set(
+        xscale="log", yscale="log", xlabel="concurrent patients", ylabel="latency (ms)", title="Latency percentiles"
+    )
+    throughput.set(xscale="log", xlabel="concurrent patients", ylabel="turns per second", title="Throughput")
+    for axes in (latency, throughput):
+        axes.set_xticks(list(LEVELS), [str(x) for x in LEVELS])
+        axes.grid(True, which="both", alpha=0.3)
+        axes.legend(fontsize=8)
+    figure.suptitle("Needlewise vs Rasa's starter configuration, same data, REST channel, 2 cores")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+def main(argv: List[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=15.0, help="seconds of load at each level")
+    parser.add_argument("--out", type=Path, default=ROOT / "results")
+    args = parser.parse_args(argv)
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(30)  # warnings only: no per-message lines with patients' words
+    reports: Dict[str, dict] = {}
+    for label, spec in CONFIGS.items():
+        train_seconds = training_seconds(label, spec)
+        report = measure(label, spec["model"], args.seconds)
+        report["train_seconds"] = train_seconds
+        report["heldout"] = accuracy(spec["model"])
+        reports[label] = report
+    ours, default = reports["needlewise"], reports["default"]
+    ratios = {
+        f"throughput_at_{c}": round(level(ours, c)["throughput_per_s"] / level(default, c)["throughput_per_s"], 2)
+        for c in LEVELS
+    }
+    ratios.update({f"p95_at_{c}": round(level(default, c)["p95_ms"] / level(ours, c)["p95_ms"], 2) for c in LEVELS})
+    ratios["training_time"] = round(default["train_seconds"] / ours["train_seconds"], 2)
+    checks = {
+        "throughput at 50 >= 5x default": ratios["throughput_at_50"] >= TARGETS["throughput_ratio_at_50_min"],
+        "p95 at 10 <= 150 ms": level(ours, 10)["p95_ms"] <= TARGETS["p95_ms_at_10_max"],
+        "zero errors at every level": all(r["errors"] == 0 for r in ours["levels"]),
+        "ready <= 20 s": ours["ready_seconds"] <= TARGETS["ready_seconds_max"],
+        "memory of all servers <= 1.5 GB": ours["memory_mb"]["total"] <= TARGETS["memory_mb_max"],
+        "held-out accuracy not below the default's": ours["heldout"]["intent_accuracy"]
+        >= default["heldout"]["intent_accuracy"],
+    }
+    summary = {"reports": reports, "ratios": ratios, "targets": TARGETS, "checks": checks, "cores": os.cpu_count()}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "bench.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    plot(reports, args.out / "bench.png")
+
+    print("\n| measure | Needlewise | Rasa starter config | ratio |")
+    print("| --- | --- | --- | --- |")
+    for c in LEVELS:
+        a, b = level(ours, c), level(default, c)
+        print(
+            f"| throughput, {c} patients (turns/s) | {a['throughput_per_s']} | {b['throughput_per_s']} "
+            f"| {ratios[f'throughput_at_{c}']}x |"
+        )
+        print(
+            f"| p50 / p95 / p99, {c} patients (ms) | {a['p50_ms']} / {a['p95_ms']} / {a['p99_ms']} "
+            f"| {b['p50_ms']} / {b['p95_ms']} / {b['p99_ms']} | {ratios[f'p95_at_{c}']}x (p95) |"
+        )
+        print(f"| errors, {c} patients | {a['errors']} | {b['errors']} | |")
+    print(f"| ready after start (s) | {ours['ready_seconds']} | {default['ready_seconds']} | |")
+    print(f"| training (s) | {ours['train_seconds']} | {default['train_seconds']} | {ratios['training_time']}x |")
+    print(f"| memory, all servers (MB) | {ours['memory_mb']['total']} | {default['memory_mb']['total']} | |")
+    print(
+        f"| held-out intent accuracy | {ours['heldout']['intent_accuracy']} | "
+        f"{default['heldout']['intent_accuracy']} | |"
+    )
+    print(
+        f"| held-out topic accuracy | {ours['heldout']['topic_accuracy']} | {default['heldout']['topic_accuracy']} | |"
+    )
+    print()
+    for name, ok in checks.items():
+        print(f"  [{'pass' if ok else 'FAIL'}] {name}")
+    print(f"\nResults: {args.out / 'bench.json'}, {args.out / 'bench.png'}")
+    return 0 if all(checks.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
