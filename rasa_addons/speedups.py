@@ -3,8 +3,9 @@
 1. Rasa validates every action-server response with `jsonschema.validate`, which re-checks the
    schema itself on each call: about 40 % of the Rasa server's CPU under load (py-spy). We
    validate against the same schema with one validator built once: same checks, same errors.
-2. SQLite tracker store: write-ahead logging, so readers do not wait for writers (see
-   rasa_addons/tracker_store.py).
+2. Rasa opens a new HTTP session, so a new TCP connection, for every call to the action
+   server. We keep one session per endpoint and reuse its connections.
+3. The tracker store: see rasa_addons/tracker_store.py.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, Dict
 
 import jsonschema
 from rasa.core.actions.action import RemoteAction
+from rasa.utils.endpoints import EndpointConfig
 
 
 @functools.lru_cache(maxsize=1)
@@ -33,5 +35,30 @@ def _validate_action_result(self: RemoteAction, result: Dict[str, Any]) -> bool:
     return True
 
 
+_original_session = EndpointConfig.session
+
+
+class _ReusedSession:
+    """`async with endpoint.session()` that hands out one long-lived session and never closes it."""
+
+    def __init__(self, endpoint: EndpointConfig) -> None:
+        self.endpoint = endpoint
+
+    async def __aenter__(self) -> Any:
+        session = getattr(self.endpoint, "_needlewise_session", None)
+        if session is None or session.closed:
+            session = _original_session(self.endpoint)
+            self.endpoint._needlewise_session = session
+        return session
+
+    async def __aexit__(self, *exc: Any) -> None:
+        return None
+
+
+def _session(self: EndpointConfig) -> Any:
+    return _ReusedSession(self)
+
+
 def apply() -> None:
     RemoteAction._validate_action_result = _validate_action_result
+    EndpointConfig.session = _session

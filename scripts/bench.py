@@ -32,9 +32,21 @@ TARGETS = {
     "ready_seconds_max": 20.0,
     "memory_mb_max": 1500.0,
 }
+#: Ours as `make run` runs it; and the bot a clinic would get from `rasa init`'s configuration and
+#: stock Rasa (its own REST channel, in-memory tracker store), with the same domain, data and actions.
 CONFIGS = {
-    "needlewise": {"config": ROOT / "config.yml", "model": ROOT / "models" / "needlewise.tar.gz"},
-    "default": {"config": ROOT / "bench" / "default_config.yml", "model": ROOT / "models" / "default-config.tar.gz"},
+    "needlewise": {
+        "config": ROOT / "config.yml",
+        "model": ROOT / "models" / "needlewise.tar.gz",
+        "credentials": ROOT / "bot" / "credentials.yml",
+        "endpoints": ROOT / "bot" / "endpoints.yml",
+    },
+    "default": {
+        "config": ROOT / "bench" / "default_config.yml",
+        "model": ROOT / "models" / "default-config.tar.gz",
+        "credentials": ROOT / "bench" / "default_credentials.yml",
+        "endpoints": ROOT / "bench" / "default_endpoints.yml",
+    },
 }
 
 
@@ -68,7 +80,7 @@ def train(config: Path, out_dir: Path, name: str) -> float:
 
 def training_seconds(label: str, spec: Dict[str, Path]) -> float:
     """Training time, measured once per model and kept beside it."""
-    record = spec["model"].with_suffix(".train.json")
+    record = spec["model"].parent / spec["model"].name.replace(".tar.gz", ".train.json")
     fresh = spec["model"].exists() and record.exists() and record.stat().st_mtime >= spec["model"].stat().st_mtime
     if fresh:
         return json.loads(record.read_text())["seconds"]
@@ -78,9 +90,14 @@ def training_seconds(label: str, spec: Dict[str, Path]) -> float:
     return seconds
 
 
-def measure(label: str, model: Path, seconds_per_level: float) -> dict:
+def measure(label: str, spec: Dict[str, Path], seconds_per_level: float) -> dict:
     database = Path(tempfile.mkdtemp(prefix="needlewise-bench-")) / "conversations.db"
-    settings = Settings.free(model=model, extra_env={**LOAD_ENV, "TRACKER_STORE_URL": f"sqlite:///{database}"})
+    settings = Settings.free(
+        model=spec["model"],
+        credentials=spec["credentials"],
+        endpoints=spec["endpoints"],
+        extra_env={**LOAD_ENV, "TRACKER_STORE_URL": f"sqlite:///{database}"},
+    )
     stack = Stack(settings)
     started = time.monotonic()
     stack.start()
@@ -146,7 +163,7 @@ def main(argv: List[str] | None = None) -> int:
     reports: Dict[str, dict] = {}
     for label, spec in CONFIGS.items():
         train_seconds = training_seconds(label, spec)
-        report = measure(label, spec["model"], args.seconds)
+        report = measure(label, spec, args.seconds)
         report["train_seconds"] = train_seconds
         report["heldout"] = accuracy(spec["model"])
         reports[label] = report

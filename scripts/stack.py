@@ -60,6 +60,8 @@ class Settings:
     log_dir: Optional[Path] = None
     extra_env: Dict[str, str] = field(default_factory=dict)
     payload_secret: str = field(default_factory=lambda: secrets.token_hex(32))
+    credentials: Path = ROOT / "bot" / "credentials.yml"
+    endpoints: Path = ROOT / "bot" / "endpoints.yml"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -127,9 +129,9 @@ class Settings:
                 "--model",
                 str(self.model),
                 "--endpoints",
-                str(ROOT / "bot" / "endpoints.yml"),
+                str(self.endpoints),
                 "--credentials",
-                str(ROOT / "bot" / "credentials.yml"),
+                str(self.credentials),
                 "--interface",
                 self.host,
                 "--port",

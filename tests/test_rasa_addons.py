@@ -73,3 +73,22 @@ async def test_a_turn_that_replied_is_left_alone():
     collector = CollectingOutputChannel()
     await guarded(replies)(UserMessage("hi", collector, "s3"))
     assert [m.get("custom", {}).get("kind") for m in collector.messages] == [None, "greeting"]
+
+
+def test_the_faster_action_result_check_accepts_and_refuses_like_rasa():
+    import jsonschema
+    import pytest
+    from rasa.core.actions.action import RemoteAction
+
+    from rasa_addons import speedups
+
+    speedups.apply()
+    action = RemoteAction("action_respond", None)
+    good = {"events": [], "responses": [{"text": "hi"}, {"custom": {"kind": "greeting"}}]}
+    assert action._validate_action_result(good) is True
+    jsonschema.validate(good, RemoteAction.action_response_format_spec())  # Rasa's own check agrees
+    bad = {"events": "not a list", "responses": []}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, RemoteAction.action_response_format_spec())
+    with pytest.raises(jsonschema.ValidationError):
+        action._validate_action_result(bad)
