@@ -366,7 +366,10 @@
       launcher.focus();
     }
 
+    /** Starts a new conversation; the previous one is deleted on the server too (privacy). */
     function startAgain() {
+      const previous = state.sender;
+      if (previous && state.history.length) client.forget(cfg.rasaUrl, previous);
       state.sender = client.newSenderId("web");
       state.history = [];
       save();

@@ -91,7 +91,7 @@ def test_an_answer_with_sources_related_topics_and_feedback(page: Page, web_url,
     expect(bot_turns(page, "feedback")).to_contain_text("glad it helped")
 
 
-def test_the_conversation_survives_a_reload_and_new_conversation_clears_it(page: Page, web_url, kb):
+def test_the_conversation_survives_a_reload_and_new_conversation_clears_it(page: Page, web_url, kb, stack):
     open_chat(page, web_url)
     ask(page, "does it hurt?")
     answer = kb.fill(kb.entry("does_it_hurt").answer)
@@ -105,7 +105,13 @@ def test_the_conversation_survives_a_reload_and_new_conversation_clears_it(page:
     expect(log(page).get_by_text(answer)).to_be_visible()
     assert saved_state(page)["sender"] == first["sender"]
 
-    page.get_by_role("button", name="New conversation").click()
+    with page.expect_response(lambda r: r.url.endswith("/webhooks/rest/forget")) as forgotten:
+        page.get_by_role("button", name="New conversation").click()
+    assert forgotten.value.json() == {"deleted": True}  # the old conversation is deleted on the server
+    import sqlite3
+
+    with sqlite3.connect(stack.database) as db:
+        assert db.execute("SELECT COUNT(*) FROM events WHERE sender_id = ?", (first["sender"],)).fetchone() == (0,)
     expect(log(page).get_by_text(answer)).to_have_count(0)
     expect(log(page).locator(".nw-turn-user")).to_have_count(0)
     after = saved_state(page)
