@@ -92,3 +92,27 @@ def test_the_faster_action_result_check_accepts_and_refuses_like_rasa():
         jsonschema.validate(bad, RemoteAction.action_response_format_spec())
     with pytest.raises(jsonschema.ValidationError):
         action._validate_action_result(bad)
+
+
+async def test_one_client_address_over_its_limit_gets_a_friendly_reply(monkeypatch, kb):
+    from rasa_addons import channels
+    from rasa_addons.inputs import RateLimiter
+
+    monkeypatch.setattr(channels, "CLIENT_LIMIT", RateLimiter(2))
+    handled = []
+
+    async def rasa(message: UserMessage) -> None:
+        handled.append(message.sender_id)
+        await message.output_channel.send_response(message.sender_id, {"custom": {"kind": "greeting"}})
+
+    handle = guarded(rasa)
+    kinds = []
+    for number in range(3):
+        collector = CollectingOutputChannel()
+        await handle(UserMessage("hello", collector, f"patient-{number}"), client="203.0.113.9")
+        kinds.append(next(m["custom"] for m in collector.messages if "custom" in m))
+    assert handled == ["patient-0", "patient-1"]
+    assert kinds[2]["kind"] == "fallback" and kinds[2]["reason"] == "rate_limited"
+    collector = CollectingOutputChannel()
+    await handle(UserMessage("hello", collector, "patient-9"), client="198.51.100.7")
+    assert handled[-1] == "patient-9"
