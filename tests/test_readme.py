@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-GENERATED = (".venv", "build", "models", "results")
+GENERATED = (".venv", "build", "models", "results", "var")
 FILE_ENDINGS = (".yml", ".yaml", ".md", ".py", ".txt", ".sh", ".toml", ".html", ".js", ".json", ".css")
 PATH_LIKE = re.compile(r"^\.?[\w.-]+(/[\w.*-]+)*/?$")
 
