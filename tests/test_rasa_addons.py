@@ -116,3 +116,18 @@ async def test_one_client_address_over_its_limit_gets_a_friendly_reply(monkeypat
     collector = CollectingOutputChannel()
     await handle(UserMessage("hello", collector, "patient-9"), client="198.51.100.7")
     assert handled[-1] == "patient-9"
+
+
+def test_fortran_ordered_weights_give_the_same_probabilities():
+    import numpy as np
+    from scipy.sparse import random as sparse_random
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.RandomState(0)
+    features = sparse_random(200, 500, density=0.02, format="csr", random_state=rng)
+    y = rng.randint(0, 5, size=200)
+    clf = LogisticRegression(max_iter=200).fit(features, y)
+    before = clf.predict_proba(features[:20])
+    clf.coef_ = np.asfortranarray(clf.coef_)
+    assert clf.coef_.T.flags["C_CONTIGUOUS"]
+    np.testing.assert_allclose(clf.predict_proba(features[:20]), before, rtol=1e-12)
