@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 
 from rasa_addons.channels import ContractGuard, guarded
@@ -131,3 +132,24 @@ def test_fortran_ordered_weights_give_the_same_probabilities():
     clf.coef_ = np.asfortranarray(clf.coef_)
     assert clf.coef_.T.flags["C_CONTIGUOUS"]
     np.testing.assert_allclose(clf.predict_proba(features[:20]), before, rtol=1e-12)
+
+
+def test_combining_features_without_deepcopy_gives_the_same_features():
+    import copy
+
+    import numpy as np
+    import scipy.sparse
+
+    from rasa_addons import speedups
+
+    parts = [
+        Features(scipy.sparse.random(1, 30, density=0.3, format="coo", random_state=seed), "sentence", "text", name)
+        for seed, name in ((1, "a"), (2, "b"))
+    ]
+    original = copy.deepcopy(parts[0])
+    original.origin = ["a", "b"]
+    original.combine_with_features(parts[1])
+    faster = speedups._combine_features(parts, ["a", "b"])
+    assert faster.origin == ["a", "b"] and faster.type == "sentence" and faster.attribute == "text"
+    np.testing.assert_array_equal(faster.features.toarray(), original.features.toarray())
+    assert parts[0].features.shape == (1, 30)  # the input is not changed
