@@ -17,7 +17,7 @@ import string
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Literal, Optional, Tuple
+from typing import Any, Dict, List, Literal, Optional, Tuple
 
 import yaml
 from pydantic import BaseModel, Extra, ValidationError, validator
@@ -618,11 +618,3 @@ class KnowledgeStore:
                 logger.warning("%s", warning)
             self._current, self.last_error = fresh, None
         self._stamp = stamp
-
-
-def iter_texts(kb: KnowledgeBase) -> Iterable[Tuple[str, str, str]]:
-    """(entry id, field, filled text) for every patient-facing text of every entry."""
-    for entry in kb.entries.values():
-        yield entry.id, "answer", kb.fill(entry.answer)
-        if entry.detail:
-            yield entry.id, "detail", kb.fill(entry.detail)

@@ -180,10 +180,6 @@ class RedFlagDetector:
             return owned
         return True
 
-    def first(self, text: str) -> Optional[RedFlag]:
-        flags = self.detect(text)
-        return flags[0] if flags else None
-
 
 def load_patterns(path: Path = RED_FLAGS_FILE) -> Dict[str, List[str]]:
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))

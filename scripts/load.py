@@ -8,7 +8,6 @@ Traffic goes only to the servers this run started on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import statistics
 import sys
@@ -171,7 +170,3 @@ def rss_mb(pid: int) -> float:
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
     return total / 1024
-
-
-def env_int(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
