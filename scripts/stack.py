@@ -153,14 +153,18 @@ class Settings:
             ],
         }
 
+    def setting(self, name: str) -> str:
+        """A setting as the servers will see it: this stack's own values first, then the environment."""
+        return self.extra_env.get(name, os.environ.get(name, ""))
+
     def cors_origins(self) -> List[str]:
         """The clinic origins allowed to call Rasa from a browser (default: the web server's own)."""
-        configured = self.environment().get("CORS_ORIGINS", "").split()
+        configured = self.setting("CORS_ORIGINS").split()
         return configured or [self.web_url]
 
     def api_arguments(self) -> List[str]:
         """Rasa's HTTP API stays off unless RASA_API_TOKEN is set; then every call needs the token."""
-        token = self.environment().get("RASA_API_TOKEN", "")
+        token = self.setting("RASA_API_TOKEN")
         return ["--enable-api", "--auth-token", token] if token else []
 
     def health_urls(self) -> Dict[str, str]:

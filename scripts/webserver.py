@@ -55,13 +55,13 @@ def content_security_policy(rasa_url: str, frame_ancestors: str) -> str:
 
 class Handler(SimpleHTTPRequestHandler):
     rasa_url = "http://127.0.0.1:5005"
-    frame_ancestors = "'self'"
+    csp = content_security_policy(rasa_url, "'self'")
     store: KnowledgeStore
     server_version = "Needlewise"
     sys_version = ""
 
     def end_headers(self) -> None:
-        self.send_header("Content-Security-Policy", content_security_policy(self.rasa_url, self.frame_ancestors))
+        self.send_header("Content-Security-Policy", self.csp)
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Referrer-Policy", "no-referrer")
         self.send_header("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
@@ -133,7 +133,7 @@ class Handler(SimpleHTTPRequestHandler):
 
 def serve(host: str, port: int, rasa_url: str, frame_ancestors: str = "'self'", directory: Path = WEB_DIR) -> None:
     Handler.rasa_url = rasa_url
-    Handler.frame_ancestors = frame_ancestors
+    Handler.csp = content_security_policy(rasa_url, frame_ancestors)
     Handler.store = KnowledgeStore()
     handler = functools.partial(Handler, directory=str(directory))
     with ThreadingHTTPServer((host, port), handler) as httpd:
