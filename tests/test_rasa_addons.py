@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
-from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 
 from rasa_addons.channels import ContractGuard, guarded
@@ -76,25 +75,6 @@ async def test_a_turn_that_replied_is_left_alone():
     assert [m.get("custom", {}).get("kind") for m in collector.messages] == [None, "greeting"]
 
 
-def test_the_faster_action_result_check_accepts_and_refuses_like_rasa():
-    import jsonschema
-    import pytest
-    from rasa.core.actions.action import RemoteAction
-
-    from rasa_addons import speedups
-
-    speedups.apply()
-    action = RemoteAction("action_respond", None)
-    good = {"events": [], "responses": [{"text": "hi"}, {"custom": {"kind": "greeting"}}]}
-    assert action._validate_action_result(good) is True
-    jsonschema.validate(good, RemoteAction.action_response_format_spec())  # Rasa's own check agrees
-    bad = {"events": "not a list", "responses": []}
-    with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(bad, RemoteAction.action_response_format_spec())
-    with pytest.raises(jsonschema.ValidationError):
-        action._validate_action_result(bad)
-
-
 async def test_one_client_address_over_its_limit_gets_a_friendly_reply(monkeypatch, kb):
     from rasa_addons import channels
     from rasa_addons.inputs import RateLimiter
@@ -117,39 +97,3 @@ async def test_one_client_address_over_its_limit_gets_a_friendly_reply(monkeypat
     collector = CollectingOutputChannel()
     await handle(UserMessage("hello", collector, "patient-9"), client="198.51.100.7")
     assert handled[-1] == "patient-9"
-
-
-def test_fortran_ordered_weights_give_the_same_probabilities():
-    import numpy as np
-    from scipy.sparse import random as sparse_random
-    from sklearn.linear_model import LogisticRegression
-
-    rng = np.random.RandomState(0)
-    features = sparse_random(200, 500, density=0.02, format="csr", random_state=rng)
-    y = rng.randint(0, 5, size=200)
-    clf = LogisticRegression(max_iter=200).fit(features, y)
-    before = clf.predict_proba(features[:20])
-    clf.coef_ = np.asfortranarray(clf.coef_)
-    assert clf.coef_.T.flags["C_CONTIGUOUS"]
-    np.testing.assert_allclose(clf.predict_proba(features[:20]), before, rtol=1e-12)
-
-
-def test_combining_features_without_deepcopy_gives_the_same_features():
-    import copy
-
-    import numpy as np
-    import scipy.sparse
-
-    from rasa_addons import speedups
-
-    parts = [
-        Features(scipy.sparse.random(1, 30, density=0.3, format="coo", random_state=seed), "sentence", "text", name)
-        for seed, name in ((1, "a"), (2, "b"))
-    ]
-    original = copy.deepcopy(parts[0])
-    original.origin = ["a", "b"]
-    original.combine_with_features(parts[1])
-    faster = speedups._combine_features(parts, ["a", "b"])
-    assert faster.origin == ["a", "b"] and faster.type == "sentence" and faster.attribute == "text"
-    np.testing.assert_array_equal(faster.features.toarray(), original.features.toarray())
-    assert parts[0].features.shape == (1, 30)  # the input is not changed
