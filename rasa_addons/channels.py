@@ -224,6 +224,8 @@ class GuardedRestInput(RestInput):
         handle = guarded(on_new_message)
         webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
 
+        webhook.listener("after_server_start")(speedups.freeze_loaded_objects)
+
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
@@ -310,4 +312,6 @@ class GuardedSocketIOInput(SocketIOInput):
                 message.output_channel = ContractSocketIOOutput(output.sio, output.bot_message_evt)
             await handle(message)
 
-        return super().blueprint(with_contract_output)
+        socket = super().blueprint(with_contract_output)
+        socket.listener("after_server_start")(speedups.freeze_loaded_objects)
+        return socket

@@ -188,3 +188,24 @@ def test_a_conversation_is_the_same_with_and_without_the_speed_fixes(stack, mode
     assert len(fast[0]) == len(CONVERSATION) and all(fast[0])
     assert fast == slow
 
+
+async def test_both_channels_freeze_what_the_server_loaded_once_it_has_started():
+    import gc
+
+    from rasa_addons.channels import GuardedRestInput, GuardedSocketIOInput
+
+    async def ignore(message) -> None:
+        return None
+
+    for channel in (GuardedRestInput(), GuardedSocketIOInput()):
+        listeners = [(f.event, f.listener) for f in channel.blueprint(ignore)._future_listeners]
+        assert ("after_server_start", speedups.freeze_loaded_objects) in listeners
+    gc.unfreeze()
+    kept: list = []
+    assert any(tracked is kept for tracked in gc.get_objects())
+    await speedups.freeze_loaded_objects()
+    try:
+        assert gc.get_freeze_count() > 0
+        assert not any(tracked is kept for tracked in gc.get_objects())  # out of the collector's sight
+    finally:
+        gc.unfreeze()
