@@ -54,7 +54,7 @@ def train(config: Path, out_dir: Path, name: str) -> float:
     """Trains from scratch (a fresh Rasa cache) and returns the seconds it took."""
     env = dict(os.environ, RASA_CACHE_DIRECTORY=tempfile.mkdtemp(prefix="needlewise-cache-"))
     started = time.monotonic()
-    subprocess.run(
+    process = subprocess.Popen(
         [
             str(VENV_BIN / "rasa"),
             "train",
@@ -71,10 +71,19 @@ def train(config: Path, out_dir: Path, name: str) -> float:
         ],
         cwd=ROOT,
         env=env,
-        check=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    while True:
+        try:
+            code = process.wait(timeout=5)
+            break
+        except subprocess.TimeoutExpired:
+            sys.stderr.write(f"\r  training {name}: {time.monotonic() - started:4.0f} s")
+            sys.stderr.flush()
+    sys.stderr.write("\n")
+    if code != 0:
+        raise subprocess.CalledProcessError(code, f"rasa train --config {config}")
     return round(time.monotonic() - started, 1)
 
 
