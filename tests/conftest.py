@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+from typing import List
 
 import pytest
 
@@ -71,3 +73,12 @@ def rest_turn(stack, sender: str, message, timeout: float = 30.0):
 def contract_customs(messages: list) -> list:
     """The `custom` objects of one turn's messages."""
     return [m["custom"] for m in messages if isinstance(m.get("custom"), dict)]
+
+
+PERSONAL = "my name is Anna Kowalski, call me on 0412 345 678 or anna.k@example.com, born 03/04/1987"
+#: the identifying strings, matched as whole words (so "1987" inside a timestamp or a port does not count)
+IDENTIFYING = [r"\bAnna\b", r"\bKowalski\b", r"(?<![\w.])0412(?!\w)", r"example\.com", r"(?<![\w.])1987(?!\w)"]
+
+
+def leaks(text: str) -> List[str]:
+    return [pattern for pattern in IDENTIFYING if re.search(pattern, text, re.IGNORECASE)]

@@ -24,7 +24,7 @@ import pytest
 import requests
 
 from actions.replies import KINDS
-from tests.conftest import contract_customs
+from tests.conftest import PERSONAL, contract_customs, leaks
 
 pytestmark = pytest.mark.integration
 
@@ -303,14 +303,6 @@ def test_the_server_keeps_serving_after_malformed_requests(stack, kb):
 
 
 # --- privacy ---------------------------------------------------------------------------------------
-
-PERSONAL = "my name is Anna Kowalski, call me on 0412 345 678 or anna.k@example.com, born 03/04/1987"
-#: the identifying strings, matched as whole words (so "1987" inside a timestamp or a port does not count)
-IDENTIFYING = [r"\bAnna\b", r"\bKowalski\b", r"(?<![\w.])0412(?!\w)", r"example\.com", r"(?<![\w.])1987(?!\w)"]
-
-
-def leaks(text: str) -> List[str]:
-    return [pattern for pattern in IDENTIFYING if re.search(pattern, text, re.IGNORECASE)]
 
 
 def test_identifying_details_are_neither_stored_nor_logged(stack):
