@@ -13,16 +13,20 @@ socket.io path `/socket.io`.
 from __future__ import annotations
 
 import asyncio
+import inspect
+import json
 import logging
 import os
+import uuid
 from typing import Any, Awaitable, Callable, Dict, List, Optional
 
-from rasa.core.channels.channel import OutputChannel, UserMessage
+from rasa.core.channels.channel import OutputChannel, UserMessage, decode_bearer_token
 from rasa.core.channels.rest import RestInput
-from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
+from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
 from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+from socketio import AsyncServer
 
 from actions import replies
 from actions.knowledge import KnowledgeBase, KnowledgeFileError, KnowledgeStore
@@ -42,6 +46,8 @@ LAST_RESORT = (
 )
 TURN_TIMEOUT_SECONDS = float(os.environ.get("TURN_TIMEOUT_SECONDS", "30"))
 SURFACES = ("web", "kiosk")
+#: socket.io clients pick their session id; shorter ones are replaced by a random one.
+MIN_SESSION_ID = 16
 
 _store: Optional[KnowledgeStore] = None
 SENDER_LIMIT = RateLimiter(int(os.environ.get("RATE_LIMIT_PER_SENDER", "30")))
@@ -296,8 +302,21 @@ class ContractSocketIOOutput(SocketIOOutput):
         await self._send_message(recipient_id, {"text": text, "buttons": buttons})
 
 
+def client_address(environ: Dict[str, Any]) -> str:
+    """A socket.io client's address, as the REST channel sees it (engine.io's REMOTE_ADDR is
+    always 127.0.0.1 under Sanic): the proxy's forwarded address if trusted, else the peer's."""
+    request = environ.get("sanic.request")
+    return (request.remote_addr or request.ip or "") if request is not None else ""
+
+
 class GuardedSocketIOInput(SocketIOInput):
-    """Rasa's socket.io channel with the safety net and contract-shaped `custom` messages."""
+    """Rasa's socket.io channel (same events, path and options) with the safety net, checked input
+    and contract-shaped `custom` messages.
+
+    Rasa 3.6's own handlers are replaced: they crash on a message that is not text, drop a message
+    without a session id in silence, and do not await `enter_room`, a coroutine since
+    python-socketio 5.10, so with session persistence no reply ever reached the patient.
+    """
 
     @classmethod
     def name(cls) -> str:
@@ -305,13 +324,60 @@ class GuardedSocketIOInput(SocketIOInput):
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         handle = guarded(on_new_message)
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
+        socket = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
+        self.sio = sio
+        clients: Dict[str, str] = {}
 
-        async def with_contract_output(message: UserMessage) -> None:
-            output = message.output_channel
-            if isinstance(output, SocketIOOutput) and not isinstance(output, ContractSocketIOOutput):
-                message.output_channel = ContractSocketIOOutput(output.sio, output.bot_message_evt)
-            await handle(message)
+        @socket.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
 
-        socket = super().blueprint(with_contract_output)
+        @sio.on("connect", namespace=self.namespace)
+        async def connect(sid: str, environ: Dict[str, Any], auth: Optional[Dict[str, Any]] = None) -> bool:
+            if self.jwt_key:
+                token = auth.get("token") if isinstance(auth, dict) else None
+                if not token or not decode_bearer_token(token, self.jwt_key, self.jwt_algorithm):
+                    return False
+            clients[sid] = client_address(environ)
+            return True
+
+        @sio.on("disconnect", namespace=self.namespace)
+        async def disconnect(sid: str) -> None:
+            clients.pop(sid, None)
+
+        @sio.on("session_request", namespace=self.namespace)
+        async def session_request(sid: str, data: Any = None) -> None:
+            wanted = data.get("session_id") if isinstance(data, dict) else None
+            # joining a session's room means hearing its replies: only long, unguessable ids are taken
+            session_id = wanted if valid_sender(wanted) and len(wanted) >= MIN_SESSION_ID else uuid.uuid4().hex
+            if self.session_persistence:
+                entered = sio.enter_room(sid, session_id, namespace=self.namespace)
+                if inspect.isawaitable(entered):
+                    await entered
+            await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+
+        @sio.on(self.user_message_evt, namespace=self.namespace)
+        async def handle_message(sid: str, data: Any = None) -> None:
+            data = data if isinstance(data, dict) else {}
+            session_id = data.get("session_id")
+            # without a usable session id the reply goes to this connection (its own room)
+            sender = session_id if self.session_persistence and valid_sender(session_id) else sid
+            text = data.get("message")
+            metadata = data.get(self.metadata_key)
+            if isinstance(metadata, str):
+                try:
+                    metadata = json.loads(metadata)
+                except ValueError:
+                    metadata = None
+            message = UserMessage(
+                text if isinstance(text, str) else "",
+                ContractSocketIOOutput(sio, self.bot_message_evt),
+                sender,
+                input_channel=self.name(),
+                metadata=metadata if isinstance(metadata, dict) else {},
+            )
+            await handle(message, client=clients.get(sid, ""))
+
         socket.listener("after_server_start")(speedups.freeze_loaded_objects)
         return socket

@@ -82,3 +82,8 @@ IDENTIFYING = [r"\bAnna\b", r"\bKowalski\b", r"(?<![\w.])0412(?!\w)", r"example\
 
 def leaks(text: str) -> List[str]:
     return [pattern for pattern in IDENTIFYING if re.search(pattern, text, re.IGNORECASE)]
+
+
+def log_path(stack, name: str) -> Path:
+    """Where the stack writes one server's log."""
+    return Path(stack.settings.log_dir) / f"{name}.log"

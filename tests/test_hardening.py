@@ -24,7 +24,7 @@ import pytest
 import requests
 
 from actions.replies import KINDS
-from tests.conftest import PERSONAL, contract_customs, leaks
+from tests.conftest import PERSONAL, contract_customs, leaks, log_path
 
 pytestmark = pytest.mark.integration
 
@@ -103,10 +103,6 @@ class LogTail:
                 return False
             time.sleep(0.1)
         return True
-
-
-def log_path(stack, name: str) -> Path:
-    return Path(stack.settings.log_dir) / f"{name}.log"
 
 
 @pytest.fixture(scope="module")

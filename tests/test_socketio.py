@@ -1,0 +1,141 @@
+"""The socket.io channel on the real servers, over a real websocket: the same contract and
+safety net as the REST channel (../shared/spec/reply_contract.md)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any, Dict, List
+
+import pytest
+import socketio
+
+from actions.replies import KINDS
+from tests.conftest import log_path
+
+TIMEOUT = 20.0
+
+
+class Patient:
+    """One socket.io connection with a persistent session, as a web client would open it."""
+
+    def __init__(self, url: str, session_id: Any = "") -> None:
+        self.client = socketio.SimpleClient()
+        self.client.connect(url, socketio_path="/socket.io", transports=["websocket"], wait_timeout=TIMEOUT)
+        self.client.emit("session_request", {"session_id": session_id or f"sio-{uuid.uuid4().hex[:12]}"})
+        event, self.session_id = self.client.receive(timeout=TIMEOUT)
+        assert event == "session_confirm"
+
+    def say(self, message: Any = None, **data: Any) -> List[Dict[str, Any]]:
+        """Sends one turn; returns the `bot_uttered` messages up to the one `custom` that ends it."""
+        payload = {"session_id": self.session_id, **data}
+        if message is not None:
+            payload["message"] = message
+        self.client.emit("user_uttered", payload)
+        messages: List[Dict[str, Any]] = []
+        while not any("custom" in m for m in messages):
+            event, body = self.client.receive(timeout=TIMEOUT)
+            assert event == "bot_uttered"
+            messages.append(body)
+        return messages
+
+    def close(self) -> None:
+        self.client.disconnect()
+
+
+@pytest.fixture
+def patient(stack):
+    opened = Patient(stack.settings.rasa_url)
+    yield opened
+    opened.close()
+
+
+def customs(messages: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    return [m["custom"] for m in messages if "custom" in m]
+
+
+def test_a_question_gets_the_answer_and_one_contract_object(patient):
+    reply = patient.say("what is dry needling?")
+    (custom,) = customs(reply)
+    assert custom["kind"] == "answer" and custom["topic"] == "what_is_dry_needling"
+    assert custom["sources"] and custom["reviewed"]["on"]
+    assert any("trigger point" in (m.get("text") or "").lower() for m in reply)
+
+
+def test_an_emergency_gets_the_urgent_reply(patient):
+    assert [c["kind"] for c in customs(patient.say("I suddenly can't breathe properly after the needling"))] == [
+        "urgent"
+    ]
+
+
+def test_a_pressed_button_works_with_its_signed_token(patient):
+    greeting = patient.say("hello")
+    buttons = [b for m in greeting for b in m.get("buttons") or []]
+    assert buttons and all(b.get("token") for b in buttons)
+    button = next(b for b in buttons if b["payload"] == "/does_it_work")
+    (custom,) = customs(patient.say(button["payload"], metadata={"token": button["token"]}))
+    assert custom["kind"] == "answer" and custom["topic"] == "does_it_work"
+
+
+def test_a_follow_up_uses_the_same_conversation(patient):
+    patient.say("what are the common side effects?")
+    (custom,) = customs(patient.say("how long does that last?"))
+    assert custom["kind"] == "answer" and custom["topic"] == "soreness_duration"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"message": 123},
+        {"message": None},
+        {"message": ""},
+        {"message": ["what", "is", "it"]},
+        {"message": "does it hurt?", "metadata": "{not json"},
+        {"message": "does it hurt?", "metadata": [1, 2]},
+        {"message": "\x00\x01\x02"},
+    ],
+)
+def test_odd_messages_get_a_friendly_reply(patient, data):
+    kinds = [c["kind"] for c in customs(patient.say(**data))]
+    assert len(kinds) == 1 and kinds[0] in KINDS
+
+
+def test_a_message_without_a_session_id_is_still_answered_on_its_connection(patient):
+    patient.session_id = None
+    (custom,) = customs(patient.say("does dry needling hurt?"))
+    assert custom["kind"] == "answer"
+
+
+def test_a_closed_websocket_leaves_no_error_in_the_log(stack):
+    log = log_path(stack, "rasa")
+    before = log.read_text(errors="replace")
+    opened = Patient(stack.settings.rasa_url)
+    opened.say("hi")
+    opened.close()
+    Patient(stack.settings.rasa_url).close()
+    time.sleep(2)  # the server notices the closed sockets within milliseconds; give it ample time
+    after = log.read_text(errors="replace")[len(before) :]
+    assert "Invalid response type" not in after and "Traceback" not in after
+
+
+def test_a_short_guessable_session_id_is_replaced_by_a_random_one(stack):
+    opened = Patient(stack.settings.rasa_url, session_id="patient-1")
+    try:
+        assert opened.session_id != "patient-1" and len(opened.session_id) >= 16
+        (custom,) = customs(opened.say("does dry needling hurt?"))
+        assert custom["kind"] == "answer"
+    finally:
+        opened.close()
+
+
+def test_the_address_limit_sees_each_clients_own_address():
+    """engine.io reports 127.0.0.1 for every socket.io client; the limit needs the real address."""
+    from types import SimpleNamespace
+
+    from rasa_addons.channels import client_address
+
+    environ = {"REMOTE_ADDR": "127.0.0.1", "sanic.request": SimpleNamespace(remote_addr="", ip="203.0.113.9")}
+    assert client_address(environ) == "203.0.113.9"
+    environ["sanic.request"] = SimpleNamespace(remote_addr="198.51.100.7", ip="10.0.0.2")  # behind a proxy
+    assert client_address(environ) == "198.51.100.7"
+    assert client_address({}) == ""
