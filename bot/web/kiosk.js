@@ -343,6 +343,7 @@
     renderTopics(topics);
 
     ui.back.addEventListener("click", () => {
+      stopSpeaking(); // the answer leaves the screen, so its reading stops too
       showScreen("start");
       ui.startTitle.focus({ preventScroll: true });
     });

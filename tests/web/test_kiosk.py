@@ -155,3 +155,71 @@ def test_tiles_whose_ids_are_not_questions_still_get_their_own_answer(page: Page
         page.get_by_role("button", name=kb.fill(kb.entry(topic).title), exact=True).click()
         expect(log.get_by_text(kb.fill(kb.entry(topic).answer))).to_be_visible()
         page.get_by_role("button", name="Back to topics").click()
+
+
+#: A stand-in for the browser's speech engine (headless Chromium has no voices): it records what
+#: the kiosk asks it to say, and lets the test end an utterance as a real engine would.
+FAKE_SPEECH = """
+(() => {
+  window.__speech = { spoken: [], cancels: 0, current: null };
+  class Utterance extends EventTarget {
+    constructor(text) { super(); this.text = text; this.lang = ""; }
+  }
+  window.SpeechSynthesisUtterance = Utterance;
+  Object.defineProperty(window, "speechSynthesis", {
+    value: {
+      speak(u) { window.__speech.spoken.push({ text: u.text, lang: u.lang }); window.__speech.current = u; },
+      cancel() { window.__speech.cancels += 1; window.__speech.current = null; },
+    },
+  });
+  window.__finishSpeaking = () => {
+    const u = window.__speech.current;
+    window.__speech.current = null;
+    if (u) u.dispatchEvent(new Event("end"));
+  };
+})();
+"""
+
+
+def test_read_aloud_says_the_answer_and_can_be_stopped(page: Page, web_url, kb):
+    page.add_init_script(FAKE_SPEECH)
+    page.set_viewport_size(PORTRAIT)
+    open_kiosk(page, web_url)
+    entry = kb.entry("what_is_dry_needling")
+    page.get_by_role("button", name=kb.fill(entry.title), exact=True).click()
+    log = page.get_by_role("log")
+    expect(log.get_by_text(kb.fill(entry.answer))).to_be_visible()
+
+    read = log.get_by_role("button", name="Read aloud")
+    expect(read).to_have_count(1)
+    read.click()
+    spoken = page.evaluate("window.__speech.spoken")
+    assert len(spoken) == 1 and kb.fill(entry.answer) in spoken[0]["text"]
+    assert spoken[0]["lang"] == "en"
+    stop = log.get_by_role("button", name="Stop reading")
+    expect(stop).to_be_visible()
+
+    stop.click()  # a second tap stops it
+    assert page.evaluate("window.__speech.cancels") >= 1
+    expect(log.get_by_role("button", name="Read aloud")).to_be_visible()
+    assert len(page.evaluate("window.__speech.spoken")) == 1
+
+    log.get_by_role("button", name="Read aloud").click()
+    page.evaluate("window.__finishSpeaking()")  # the engine reaches the end
+    expect(log.get_by_role("button", name="Read aloud")).to_be_visible()
+
+    log.get_by_role("button", name="Read aloud").click()
+    cancels = page.evaluate("window.__speech.cancels")
+    page.get_by_role("button", name="Back to topics").click()
+    expect(tiles(page).first).to_be_visible()
+    assert page.evaluate("window.__speech.cancels") > cancels, "leaving the answer stops the reading"
+
+
+def test_no_read_aloud_button_without_speech(page: Page, web_url, kb):
+    page.add_init_script("delete window.speechSynthesis; delete window.SpeechSynthesisUtterance;")
+    open_kiosk(page, web_url)
+    entry = kb.entry("what_is_dry_needling")
+    page.get_by_role("button", name=kb.fill(entry.title), exact=True).click()
+    log = page.get_by_role("log")
+    expect(log.get_by_text(kb.fill(entry.answer))).to_be_visible()
+    expect(log.get_by_role("button", name="Read aloud")).to_have_count(0)
