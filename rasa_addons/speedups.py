@@ -26,7 +26,7 @@
    stories still end each `action_respond` that way.
 8. Python's full garbage collections walked every object of the loaded model, TensorFlow and
    spaCy (millions, all alive until the server stops): turns that hit one waited about 300 ms
-   (p99 500 ms at 50 patients). Once the server has loaded the model, the REST channel moves
+   (p99 500 ms at 50 patients). Once the server has loaded the model, our channels move
    what is loaded out of the collector's sight (`gc.freeze`); p99 falls to about 220 ms. A model
    swapped in through Rasa's HTTP API would keep the old one in memory: restart instead
    (`make run` does).
