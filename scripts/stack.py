@@ -124,7 +124,9 @@ class Settings:
                 "http://127.0.0.1",
             ],
             "rasa": [
-                str(VENV_BIN / "rasa"),
+                python,
+                "-m",
+                "rasa_addons.serve",  # `rasa`, taking RASA_API_TOKEN from the environment, not argv
                 "run",
                 "--model",
                 str(self.model),
@@ -138,7 +140,6 @@ class Settings:
                 str(self.rasa_port),
                 "--cors",
                 *self.cors_origins(),
-                *self.api_arguments(),
             ],
             "web": [
                 python,
@@ -161,11 +162,6 @@ class Settings:
         """The clinic origins allowed to call Rasa from a browser (default: the web server's own)."""
         configured = self.setting("CORS_ORIGINS").split()
         return configured or [self.web_url]
-
-    def api_arguments(self) -> List[str]:
-        """Rasa's HTTP API stays off unless RASA_API_TOKEN is set; then every call needs the token."""
-        token = self.setting("RASA_API_TOKEN")
-        return ["--enable-api", "--auth-token", token] if token else []
 
     def health_urls(self) -> Dict[str, str]:
         return {

@@ -40,3 +40,11 @@ def test_the_code_reads_settings_at_all():
 @pytest.mark.parametrize("name", settings_in_code())
 def test_every_setting_is_in_the_readme(name):
     assert f"`{name}`" in SETTINGS_TABLE, f"{name} is read by the code but not in the README's settings table"
+
+
+def test_the_api_token_is_added_inside_the_rasa_process_only_when_set():
+    from rasa_addons.serve import arguments
+
+    assert arguments(["run", "--port", "5005"], None) == ["run", "--port", "5005"]
+    assert arguments(["run"], "") == ["run"]
+    assert arguments(["run"], "s3cret") == ["run", "--enable-api", "--auth-token", "s3cret"]
