@@ -37,7 +37,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 RASA_FILES  := $(CONFIG) $(shell find $(DOMAIN) $(DATA) -name '*.yml' 2>/dev/null) $(wildcard bot/nlp/*.yml)
 STAMP       := $(VENV)/.installed
 
-.PHONY: help setup run test lint validate unit train test-stories check-knowledge eval purge soak bench clean
+.PHONY: help setup run test lint validate unit train test-stories check-knowledge eval tune-fallback purge soak bench clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -87,6 +87,9 @@ test-stories: $(MODEL) ## Run the Rasa test stories
 
 eval: $(MODEL) ## Measure the model on the held-out set; fails below the thresholds
 	$(PY) -m scripts.evaluate --model $(MODEL) --heldout $(HELDOUT) --out $(RESULTS)/eval
+
+tune-fallback: setup ## Cross-validate the fallback thresholds on the training data (changes nothing)
+	$(PY) -m scripts.tune_fallback --config $(CONFIG) --out $(RESULTS)/tune_fallback.json $(ARGS)
 
 test: setup lint validate check-knowledge $(MODEL) ## Set up and run the whole suite
 	$(MAKE) --no-print-directory unit
