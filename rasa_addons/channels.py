@@ -379,5 +379,15 @@ class GuardedSocketIOInput(SocketIOInput):
             )
             await handle(message, client=clients.get(sid, ""))
 
+        socket.listener("before_server_stop")(stop_pings)
         socket.listener("after_server_start")(speedups.freeze_loaded_objects)
         return socket
+
+
+async def stop_pings(*_: Any) -> None:
+    """engine.io leaves a ping task asleep for up to 25 s after each connection; cancelled here at
+    shutdown, so stopping the server does not log them as destroyed while pending."""
+    pings = [t for t in asyncio.all_tasks() if getattr(t.get_coro(), "__qualname__", "") == "AsyncSocket._send_ping"]
+    for task in pings:
+        task.cancel()
+    await asyncio.gather(*pings, return_exceptions=True)

@@ -139,3 +139,22 @@ def test_the_address_limit_sees_each_clients_own_address():
     environ["sanic.request"] = SimpleNamespace(remote_addr="198.51.100.7", ip="10.0.0.2")  # behind a proxy
     assert client_address(environ) == "198.51.100.7"
     assert client_address({}) == ""
+
+
+async def test_shutdown_cancels_engineio_pings_and_nothing_else():
+    import asyncio
+    from types import SimpleNamespace
+
+    from engineio.async_socket import AsyncSocket
+
+    from rasa_addons.channels import stop_pings
+
+    socket = AsyncSocket.__new__(AsyncSocket)
+    socket.server, socket.closing, socket.closed = SimpleNamespace(ping_interval=25), False, True
+    ping = asyncio.create_task(socket._send_ping())
+    other = asyncio.create_task(asyncio.sleep(25))
+    await asyncio.sleep(0)
+    await stop_pings()
+    assert ping.cancelled()
+    assert not other.done()
+    other.cancel()
