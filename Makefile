@@ -96,7 +96,7 @@ test: setup lint validate check-knowledge $(MODEL) ## Set up and run the whole s
 	$(MAKE) --no-print-directory test-stories
 	$(MAKE) --no-print-directory eval
 
-bench: setup $(MODEL) ## Speed and memory, side by side with Rasa's starter config (results/bench.*)
+bench: setup $(SPACY_DIR)/meta.json ## Speed and memory, side by side with Rasa's starter config (results/bench.*)
 	$(PY) -m scripts.bench --out $(RESULTS)
 
 soak: setup $(MODEL) ## 10,000 turns from 50 patients: no errors, nothing crossed, memory steady

@@ -36,7 +36,8 @@ INTENT_KINDS = {
 
 
 def kind_of(intent: Optional[str], topics: Iterable[str]) -> str:
-    """The reply kind an intent normally leads to (follow-ups without a topic become fallbacks)."""
+    """The reply kind an intent leads to in a conversation that has had an answer (a follow-up
+    with no earlier topic gets a fallback instead); tests/test_dialogue.py holds it to `decide`."""
     if intent in topics:
         return "answer"
     return INTENT_KINDS.get(intent or FALLBACK_INTENT, "fallback")
@@ -120,8 +121,8 @@ def _entity_values(turn: Turn, name: str) -> List[str]:
     return [str(e.get("value")) for e in turn.entities if e.get("entity") == name]
 
 
-def _closest_topics(kb: KnowledgeBase, ranking: Sequence[Dict[str, Any]], count: int = 4) -> List[str]:
-    return [r["name"] for r in ranking if r.get("name") in kb.entries][:count]
+def _closest_topics(kb: KnowledgeBase, ranking: Sequence[Dict[str, Any]]) -> List[str]:
+    return [r["name"] for r in ranking if r.get("name") in kb.entries]
 
 
 def _followup(kb: KnowledgeBase, intent: str, history: History) -> Reply:

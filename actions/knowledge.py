@@ -514,7 +514,13 @@ def load_knowledge(
                 )
             elif related == entry.id:
                 problems.append(
-                    Problem(name, "an entry cannot be related to itself", lines[index], entry.id, "related")
+                    Problem(
+                        name,
+                        "an entry cannot be related to itself",
+                        _line_of(with_lines, ("entries", index, "related")),
+                        entry.id,
+                        "related",
+                    )
                 )
     for missing in sorted(set(topics) - set(entries)):
         problems.append(Problem(name, f"topic '{missing}' of topics.yml has no entry", entry=missing))

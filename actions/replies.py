@@ -110,7 +110,7 @@ def greeting(kb: KnowledgeBase) -> Reply:
 
 def fallback(kb: KnowledgeBase, suggestions: Sequence[str] = (), count: int = 4) -> Reply:
     """ "I did not understand", with buttons for the closest topics (topped up with starters)."""
-    topics = list(dict.fromkeys([*suggestions, *STARTER_TOPICS]))[:count]
+    topics = [t for t in dict.fromkeys([*suggestions, *STARTER_TOPICS]) if t in kb.entries][:count]
     return simple(kb, "fallback", "fallback", starter_buttons(kb, topics))
 
 
@@ -121,7 +121,6 @@ def handoff(kb: KnowledgeBase, after_fallbacks: bool = False) -> Reply:
 def urgent(
     kb: KnowledgeBase,
     crisis: bool = False,
-    topic: Optional[str] = None,
     red_flag: Optional[str] = None,
     kiosk: bool = False,
 ) -> Reply:
@@ -136,8 +135,7 @@ def urgent(
         text(" ".join(lines)),
         custom(
             "urgent",
-            topic,
-            kb if topic else None,
+            None,
             red_flag=red_flag,
             call=kb.clinic.emergency_number,
             crisis_line=kb.clinic.crisis_line if crisis else None,

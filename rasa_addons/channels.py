@@ -162,16 +162,16 @@ def guarded(on_new_message: OnNewMessage) -> OnNewMessage:
         sender = message.sender_id or ""
         if metadata["surface"] == "kiosk" and not sender.startswith(KIOSK_PREFIX):
             sender = KIOSK_PREFIX + sender
-        prepared = prepare(message.text, metadata.pop("token", None))
         output = message.output_channel
         kb = _knowledge()
-        if kb is None and (prepared.empty or prepared.forget):
-            await _send(output, sender, _last_resort())
-            return
         if not SENDER_LIMIT.allow(sender) or (client and not CLIENT_LIMIT.allow(client)):
             logger.warning("Rate limit reached; the message was not processed.")
             reply = replies.simple(kb, "fallback", "rate_limited", reason="rate_limited") if kb else _last_resort()
             await _send(output, sender, reply)
+            return
+        prepared = prepare(message.text, metadata.pop("token", None))
+        if kb is None and (prepared.empty or prepared.forget):
+            await _send(output, sender, _last_resort())
             return
         if prepared.empty:
             await _send(output, sender, replies.simple(kb, "fallback", "empty_message", replies.starter_buttons(kb)))
@@ -291,7 +291,16 @@ class _Collector(OutputChannel):
 
 
 class ContractSocketIOOutput(SocketIOOutput):
-    """Sends a `custom` object as `{"custom": {...}}`, the same shape the REST channel uses."""
+    """Sends a `custom` object as `{"custom": {...}}`, the same shape the REST channel uses, and
+    every message to the room of the patient's connection, whatever sender id the turn ran under
+    (kiosk conversations run as `kiosk:<id>`)."""
+
+    def __init__(self, sio: Any, bot_message_evt: str, room: str) -> None:
+        super().__init__(sio, bot_message_evt)
+        self.room = room
+
+    async def _send_message(self, socket_id: str, response: Any) -> None:
+        await super()._send_message(self.room, response)
 
     async def send_custom_json(self, recipient_id: str, json_message: Dict[str, Any], **kwargs: Any) -> None:
         await self._send_message(recipient_id, {"custom": json_message})
@@ -327,7 +336,8 @@ class GuardedSocketIOInput(SocketIOInput):
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
         socket = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
         self.sio = sio
-        clients: Dict[str, str] = {}
+        clients: Dict[str, str] = {}  # connection -> client address (for the rate limit)
+        sessions: Dict[str, str] = {}  # connection -> the session id it was confirmed
 
         @socket.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -345,6 +355,7 @@ class GuardedSocketIOInput(SocketIOInput):
         @sio.on("disconnect", namespace=self.namespace)
         async def disconnect(sid: str) -> None:
             clients.pop(sid, None)
+            sessions.pop(sid, None)
 
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: str, data: Any = None) -> None:
@@ -355,14 +366,15 @@ class GuardedSocketIOInput(SocketIOInput):
                 entered = sio.enter_room(sid, session_id, namespace=self.namespace)
                 if inspect.isawaitable(entered):
                     await entered
+                sessions[sid] = session_id
             await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
         async def handle_message(sid: str, data: Any = None) -> None:
             data = data if isinstance(data, dict) else {}
-            session_id = data.get("session_id")
-            # without a usable session id the reply goes to this connection (its own room)
-            sender = session_id if self.session_persistence and valid_sender(session_id) else sid
+            # the session this connection was confirmed, not whatever id a message names; without
+            # one the conversation is the connection's own (and so is its room)
+            sender = sessions.get(sid, sid)
             text = data.get("message")
             metadata = data.get(self.metadata_key)
             if isinstance(metadata, str):
@@ -372,7 +384,7 @@ class GuardedSocketIOInput(SocketIOInput):
                     metadata = None
             message = UserMessage(
                 text if isinstance(text, str) else "",
-                ContractSocketIOOutput(sio, self.bot_message_evt),
+                ContractSocketIOOutput(sio, self.bot_message_evt, room=sender),
                 sender,
                 input_channel=self.name(),
                 metadata=metadata if isinstance(metadata, dict) else {},

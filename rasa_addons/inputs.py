@@ -205,10 +205,11 @@ class Prepared:
 
 def prepare(text: Optional[str], token: object = None) -> Prepared:
     """Everything done to a patient's message before Rasa sees it."""
-    cleaned = clean(text or "")
-    shortened, truncated = shorten(cleaned)
+    raw = text or ""
+    cut = raw[: MAX_MESSAGE_CHARS * 4]  # cleaning goes character by character: not past what could be kept
+    shortened, truncated = shorten(clean(cut))
     final = payload_or_text(redact(shortened), token)
-    return Prepared(final, truncated, not final.strip(), is_forget_me(final))
+    return Prepared(final, truncated or len(cut) < len(raw), not final.strip(), is_forget_me(final))
 
 
 class RateLimiter:
@@ -217,6 +218,7 @@ class RateLimiter:
     def __init__(self, limit: int, window: float = 60.0) -> None:
         self.limit, self.window = limit, window
         self.hits: Dict[str, Deque[float]] = defaultdict(deque)
+        self._pruned_at = float("-inf")
 
     def allow(self, key: str, now: Optional[float] = None) -> bool:
         if self.limit <= 0:
@@ -228,7 +230,8 @@ class RateLimiter:
         if len(hits) >= self.limit:
             return False
         hits.append(now)
-        if len(self.hits) > 100_000:  # forget idle keys so memory stays bounded
+        if len(self.hits) > 100_000 and now - self._pruned_at > self.window:  # bounded memory, at most once a window
+            self._pruned_at = now
             for stale in [k for k, v in self.hits.items() if not v or now - v[-1] > self.window]:
                 del self.hits[stale]
         return True

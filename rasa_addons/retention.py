@@ -74,6 +74,15 @@ def purge(engine: sa.engine.Engine, retention: Retention, now: float | None = No
     return {"conversations": old, "kiosk": kiosk}
 
 
+def purge_configured(url: str | None = None, retention: Retention | None = None) -> dict:
+    """purge() on the configured tracker store (TRACKER_STORE_URL) with the configured retention."""
+    engine = engine_for(url or tracker_store_url())
+    try:
+        return purge(engine, retention or Retention.from_env())
+    finally:
+        engine.dispose()
+
+
 def delete_conversation(engine: sa.engine.Engine, sender_id: str) -> int:
     """Deletes one patient's conversation (and its kiosk twin); returns the events deleted."""
     if not _has_events(engine):

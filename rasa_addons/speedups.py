@@ -233,7 +233,10 @@ def _only_replies_since(tracker: Any, action_name: str) -> bool:
 
 
 async def freeze_loaded_objects(*_: Any) -> None:
-    """A Sanic `after_server_start` listener: by then Rasa has loaded the model (before start)."""
+    """A Sanic `after_server_start` listener: by then Rasa has loaded the model (before start).
+    Each channel registers it; it works once per process."""
+    if gc.get_freeze_count():
+        return
     gc.collect()
     gc.freeze()
     logger.debug("Froze %d objects loaded at start.", gc.get_freeze_count())

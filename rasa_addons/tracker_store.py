@@ -25,7 +25,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.engine import make_url
 
-from rasa_addons.retention import KIOSK_PREFIX, delete_conversation, engine_for, tracker_store_url
+from rasa_addons.retention import KIOSK_PREFIX, Retention, delete_conversation, engine_for, tracker_store_url
 
 CACHE_SIZE = int(os.environ.get("TRACKER_CACHE_SIZE", "500"))
 CACHE_SECONDS = float(os.environ.get("TRACKER_CACHE_SECONDS", "600"))
@@ -71,6 +71,10 @@ class NeedlewiseTrackerStore(SQLTrackerStore):
             )
         self._cache: OrderedDict[str, _Cached] = OrderedDict()
         self._table = self.SQLEvent.__table__
+        # The purge deletes idle kiosk conversations in another process: the cache lets them go no later.
+        retention = Retention.from_env()
+        kiosk_seconds = CACHE_SECONDS if retention.keep_kiosk else retention.kiosk_minutes * 60
+        self._kiosk_seconds = min(CACHE_SECONDS, kiosk_seconds)
 
     # --- the cache -------------------------------------------------------------------------
 
@@ -78,7 +82,8 @@ class NeedlewiseTrackerStore(SQLTrackerStore):
         entry = self._cache.get(sender_id)
         if entry is None:
             return None
-        if time.monotonic() - entry.touched > CACHE_SECONDS:
+        lifetime = self._kiosk_seconds if sender_id.startswith(KIOSK_PREFIX) else CACHE_SECONDS
+        if time.monotonic() - entry.touched > lifetime:
             del self._cache[sender_id]
             return None
         entry.touched = time.monotonic()
@@ -106,8 +111,9 @@ class NeedlewiseTrackerStore(SQLTrackerStore):
             await super().save(tracker)
             self._remember(tracker, len(tracker.events))
             return
-        await self.stream_events(tracker)
         events = list(tracker.events)[entry.stored :]
+        if self.event_broker is not None:  # Rasa's stream_events would diff the tracker against itself
+            await self._stream_new_events(self.event_broker, events, tracker.sender_id)
         if events:
             rows = []
             for event in events:

@@ -22,7 +22,7 @@ from typing import Dict, List
 
 from actions.knowledge import load_topic_spec
 from scripts import evaluate
-from scripts.load import LOAD_ENV, rss_mb, run_load
+from scripts.load import LOAD_ENV, memory_mb, run_load
 from scripts.stack import ROOT, VENV_BIN, Settings, Stack
 
 LEVELS = (1, 10, 50)
@@ -52,7 +52,11 @@ CONFIGS = {
 
 def train(config: Path, out_dir: Path, name: str) -> float:
     """Trains from scratch (a fresh Rasa cache) and returns the seconds it took."""
-    env = dict(os.environ, RASA_CACHE_DIRECTORY=tempfile.mkdtemp(prefix="needlewise-cache-"))
+    with tempfile.TemporaryDirectory(prefix="needlewise-cache-") as cache:
+        return _train(config, out_dir, name, dict(os.environ, RASA_CACHE_DIRECTORY=cache))
+
+
+def _train(config: Path, out_dir: Path, name: str, env: Dict[str, str]) -> float:
     started = time.monotonic()
     process = subprocess.Popen(
         [
@@ -87,10 +91,22 @@ def train(config: Path, out_dir: Path, name: str) -> float:
     return round(time.monotonic() - started, 1)
 
 
+def training_inputs() -> List[Path]:
+    """What a model is trained from besides its config (as the Makefile's model rule lists it)."""
+    folders = (ROOT / "data", ROOT / "bot" / "domain")
+    return [path for folder in folders for path in folder.rglob("*.yml")] + sorted((ROOT / "bot" / "nlp").glob("*.yml"))
+
+
 def training_seconds(label: str, spec: Dict[str, Path]) -> float:
     """Training time, measured once per model and kept beside it."""
     record = spec["model"].parent / spec["model"].name.replace(".tar.gz", ".train.json")
-    fresh = spec["model"].exists() and record.exists() and record.stat().st_mtime >= spec["model"].stat().st_mtime
+    inputs = [spec["config"], *training_inputs()]
+    fresh = (
+        spec["model"].exists()
+        and record.exists()
+        and record.stat().st_mtime >= spec["model"].stat().st_mtime
+        and spec["model"].stat().st_mtime >= max(path.stat().st_mtime for path in inputs)
+    )
     if fresh:
         return json.loads(record.read_text())["seconds"]
     print(f"Training the {label} configuration (timed) ...", flush=True)
@@ -100,7 +116,11 @@ def training_seconds(label: str, spec: Dict[str, Path]) -> float:
 
 
 def measure(label: str, spec: Dict[str, Path], seconds_per_level: float) -> dict:
-    database = Path(tempfile.mkdtemp(prefix="needlewise-bench-")) / "conversations.db"
+    with tempfile.TemporaryDirectory(prefix="needlewise-bench-") as folder:
+        return _measure(label, spec, seconds_per_level, Path(folder) / "conversations.db")
+
+
+def _measure(label: str, spec: Dict[str, Path], seconds_per_level: float, database: Path) -> dict:
     settings = Settings.free(
         model=spec["model"],
         credentials=spec["credentials"],
@@ -119,7 +139,7 @@ def measure(label: str, spec: Dict[str, Path], seconds_per_level: float) -> dict
             asyncio.run(run_load(settings.rasa_url, concurrency, seconds=2, progress=False))  # warm up
             result = asyncio.run(run_load(settings.rasa_url, concurrency, seconds=seconds_per_level))
             levels.append(result.summary())
-        memory = {name: round(rss_mb(process.pid), 1) for name, process in stack.processes.items()}
+        memory = memory_mb(stack)
     finally:
         stack.stop()
     memory["total"] = round(sum(memory.values()), 1)

@@ -20,22 +20,17 @@ from typing import Dict, List, Optional, Sequence
 import aiohttp
 
 from actions.replies import KINDS
+from scripts.evaluate import HELDOUT, load_examples
 
 ROOT = Path(__file__).resolve().parent.parent
-HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
 TURNS_PER_CONVERSATION = 6
 #: All simulated patients share 127.0.0.1, so the per-address and per-sender limits are off here.
 LOAD_ENV = {"RATE_LIMIT_PER_CLIENT": "0", "RATE_LIMIT_PER_SENDER": "0"}
 
 
-def questions(path: Path = HELDOUT) -> List[str]:
+def questions() -> List[str]:
     """The held-out questions patients ask (topic questions and everything else)."""
-    import yaml
-
-    texts = []
-    for block in yaml.safe_load(path.read_text(encoding="utf-8"))["nlu"]:
-        texts += [line[2:].strip() for line in block["examples"].splitlines() if line.strip().startswith("- ")]
-    return texts
+    return [text for text, _ in load_examples(HELDOUT)]
 
 
 @dataclass
@@ -89,13 +84,12 @@ async def run_load(
     *,
     turns: Optional[int] = None,
     seconds: Optional[float] = None,
-    texts: Sequence[str] = (),
     seed: int = 2026,
     progress: bool = True,
     record_conversations: bool = False,
 ) -> LoadResult:
     """Drives `concurrency` patients until `turns` turns or `seconds` have passed."""
-    texts = list(texts) or questions()
+    texts = questions()
     result = LoadResult(concurrency)
     url = f"{rasa_url}/webhooks/rest/webhook"
     started = time.monotonic()
@@ -170,3 +164,9 @@ def rss_mb(pid: int) -> float:
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
     return total / 1024
+
+
+def memory_mb(stack, names: Sequence[str] = ()) -> Dict[str, float]:
+    """Resident memory of the stack's servers (all, or those named), in MB."""
+    chosen = names or list(stack.processes)
+    return {name: round(rss_mb(stack.processes[name].pid), 1) for name in chosen}

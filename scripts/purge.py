@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import sys
 
-from rasa_addons.retention import Retention, engine_for, purge, tracker_store_url
+from rasa_addons.retention import Retention, purge_configured
 
 
 def main() -> int:
     retention = Retention.from_env()
-    deleted = purge(engine_for(tracker_store_url()), retention)
+    deleted = purge_configured(retention=retention)
     print(
         f"Deleted {deleted['conversations']} conversation(s) older than {retention.days:g} days"
         + (

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from rasa_addons.inputs import prepare
-from scripts.load import LOAD_ENV, rss_mb, run_load
+from scripts.load import LOAD_ENV, memory_mb, run_load
 from scripts.stack import Settings, Stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,27 +34,27 @@ def stored_turns(database: Path) -> dict:
     return turns
 
 
-def memory(stack: Stack) -> dict:
-    return {name: round(rss_mb(stack.processes[name].pid), 1) for name in ("rasa", "actions")}
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--turns", type=int, default=10_000)
     parser.add_argument("--patients", type=int, default=50)
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "soak.json")
     args = parser.parse_args(argv)
-    database = Path(tempfile.mkdtemp(prefix="needlewise-soak-")) / "conversations.db"
+    with tempfile.TemporaryDirectory(prefix="needlewise-soak-") as folder:
+        return soak(args, Path(folder) / "conversations.db")
+
+
+def soak(args: argparse.Namespace, database: Path) -> int:
     settings = Settings.free(extra_env={**LOAD_ENV, "TRACKER_STORE_URL": f"sqlite:///{database}"})
     print(f"Soak: {args.turns} turns from {args.patients} concurrent patients", flush=True)
     with Stack(settings) as stack:
         # warm up until caches and allocator pools are filled, so growth measures leaks, not start-up
         asyncio.run(run_load(settings.rasa_url, args.patients, turns=WARM_UP_TURNS, progress=False))
-        before = memory(stack)
+        before = memory_mb(stack, ("rasa", "actions"))
         first = asyncio.run(
             run_load(settings.rasa_url, args.patients, turns=args.turns // 2, record_conversations=True)
         )
-        middle = memory(stack)
+        middle = memory_mb(stack, ("rasa", "actions"))
         second = asyncio.run(
             run_load(
                 settings.rasa_url,
@@ -64,7 +64,7 @@ def main(argv=None) -> int:
                 seed=7,
             )
         )
-        after = memory(stack)
+        after = memory_mb(stack, ("rasa", "actions"))
     result = first
     result.latencies_ms += second.latencies_ms
     result.errors += second.errors

@@ -263,12 +263,10 @@ class Stack:
 
 def purge_now(settings: Settings) -> None:
     """Deletes conversations past their retention (see rasa_addons/retention.py)."""
-    from rasa_addons.retention import Retention, engine_for, purge, tracker_store_url
+    from rasa_addons.retention import purge_configured
 
-    env = settings.environment()
     try:
-        url = env.get("TRACKER_STORE_URL") or tracker_store_url()
-        deleted = purge(engine_for(url), Retention.from_env())
+        deleted = purge_configured(settings.setting("TRACKER_STORE_URL") or None)
     except Exception as error:
         logger.error("Purging old conversations failed (%s); will try again.", type(error).__name__)
         return

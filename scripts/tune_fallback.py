@@ -30,19 +30,14 @@ from typing import Dict, List, Sequence, Tuple
 
 import yaml
 
+from scripts.evaluate import load_examples
+
 ROOT = Path(__file__).resolve().parent.parent
 THRESHOLDS = [round(0.20 + 0.05 * i, 2) for i in range(11)]  # 0.20 .. 0.70
 AMBIGUITIES = [0.0, 0.02, 0.05, 0.08, 0.1]
 
 #: One out-of-fold answer: the true intent and the classifier's ranking (name, confidence).
 Answer = Tuple[str, List[Tuple[str, float]]]
-
-
-def training_examples(data_dir: Path) -> List[Tuple[str, str]]:
-    from rasa.shared.nlu.training_data.loading import load_data
-
-    data = load_data(str(data_dir))
-    return [(m.get("text"), m.get("intent")) for m in data.intent_examples]
 
 
 def folds(examples: Sequence[Tuple[str, str]], k: int, seed: int) -> List[List[Tuple[str, str]]]:
@@ -89,7 +84,7 @@ def cross_validate(config: Path, data_dir: Path, k: int, seed: int) -> List[Answ
     from rasa.core.agent import Agent
     from rasa.model_training import train_nlu
 
-    examples = training_examples(data_dir)
+    examples = load_examples(data_dir)
     parts = folds(examples, k, seed)
     answers: List[Answer] = []
     with tempfile.TemporaryDirectory(prefix="needlewise-cv-") as folder:

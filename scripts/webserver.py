@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from actions.knowledge import EVIDENCE_IN_PLAIN_WORDS, KnowledgeFileError, KnowledgeStore
-from actions.signing import sign
+from actions.replies import topic_button
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB_DIR = ROOT / "bot" / "web"
@@ -108,15 +108,7 @@ class Handler(SimpleHTTPRequestHandler):
                             {
                                 "id": category,
                                 "title": title,
-                                "topics": [
-                                    {
-                                        "id": t,
-                                        "title": kb.fill(kb.entry(t).title),
-                                        "payload": f"/{t}",
-                                        "token": sign(f"/{t}"),
-                                    }
-                                    for t in kb.topics_in(category)
-                                ],
+                                "topics": [{"id": t, **topic_button(kb, t)} for t in kb.topics_in(category)],
                             }
                             for category, title in CATEGORY_TITLES.items()
                         ]

@@ -559,3 +559,15 @@ def test_the_action_server_down_reply_is_a_handoff(kb: KnowledgeBase) -> None:
     assert the_custom(reply) == {"kind": "handoff", "topic": None, "reason": "knowledge_unavailable"}
     (words,) = texts(reply)
     assert "555-0100" in words and "911" in words
+
+
+def test_the_kinds_the_evaluation_expects_are_the_kinds_decide_gives(kb):
+    """actions.dialogue.INTENT_KINDS (used by `make eval` and the integration tests) is kept by hand:
+    it must say what `decide` does, for every intent, after an answered question."""
+    from actions.dialogue import INTENT_KINDS, kind_of
+
+    history = History([{"kind": "answer", "topic": "common_side_effects"}])
+    for intent in [*INTENT_KINDS, *kb.entries]:
+        reply = decide(kb, Turn(intent), history)
+        (custom,) = [m["custom"] for m in reply if "custom" in m]
+        assert custom["kind"] == kind_of(intent, kb.entries), intent

@@ -275,7 +275,7 @@ def test_a_malformed_request_gets_a_short_json_error(stack, request_kwargs):
 def test_an_oversized_body_is_refused(stack):
     body = json.dumps({"sender": "big-sender", "message": "x" * 2_000_000})
     response = requests.post(webhook(stack), data=body, headers=JSON, timeout=30)
-    assert response.status_code in (400, 413)
+    assert response.status_code == 413
     assert len(response.content) < 1_000
     still_serving(stack)
 
@@ -514,8 +514,8 @@ def test_rasa_http_api_needs_the_token_when_it_is_on(api_stack):
     assert b"t0ken" not in Path(f"/proc/{rasa_pid}/cmdline").read_bytes(), "the token is not in the process list"
     base = api_stack.settings.rasa_url
     for method, path in API_CALLS:
-        assert call(base, method, path).status_code in (401, 403), (method, path)
-        assert call(base, method, path, params={"token": "wrong"}).status_code in (401, 403), (method, path)
+        assert call(base, method, path).status_code == 401, (method, path)
+        assert call(base, method, path, params={"token": "wrong"}).status_code == 401, (method, path)
     status = requests.get(f"{base}/status", params={"token": "t0ken"}, timeout=10)
     assert status.status_code == 200
     assert status.json()["model_file"] == Path(api_stack.settings.model).name
@@ -537,14 +537,14 @@ def preflight(stack, origin: str) -> requests.Response:
 
 def test_cors_allows_only_the_clinic_origin(stack):
     evil = preflight(stack, "http://evil.example")
-    assert evil.headers.get("Access-Control-Allow-Origin") not in ("http://evil.example", "*")
+    assert "Access-Control-Allow-Origin" not in evil.headers
     response = requests.post(
         webhook(stack),
         json={"sender": new_sender("cors"), "message": "hello"},
         headers={"Origin": "http://evil.example"},
         timeout=10,
     )
-    assert response.headers.get("Access-Control-Allow-Origin") not in ("http://evil.example", "*")
+    assert "Access-Control-Allow-Origin" not in response.headers
     own = preflight(stack, stack.settings.web_url)
     assert own.status_code in (200, 204)
     assert own.headers.get("Access-Control-Allow-Origin") == stack.settings.web_url
@@ -575,12 +575,7 @@ def test_the_web_pages_carry_security_headers(stack, path):
     assert stack.settings.rasa_url in directives.get("connect-src", [])
     assert "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp
     assert response.headers.get("X-Content-Type-Options") == "nosniff"
-    assert response.headers.get("Referrer-Policy") in (
-        "no-referrer",
-        "same-origin",
-        "strict-origin",
-        "strict-origin-when-cross-origin",
-    )
+    assert response.headers.get("Referrer-Policy") == "no-referrer"
 
 
 def test_the_web_server_serves_nothing_outside_its_folder(stack):

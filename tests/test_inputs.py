@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import pytest
@@ -58,7 +59,7 @@ def test_clean_normalises_to_nfc():
 @pytest.mark.parametrize("mark", ["\u0336", "\u0301", "\u0489", "\u20dd"])
 def test_clean_trims_a_flood_of_combining_marks(mark):
     cleaned = clean("Z" + mark * 200)
-    assert cleaned[0] in ("Z", unicodedata.normalize("NFC", "Z" + mark)[0])
+    assert cleaned[0] == unicodedata.normalize("NFC", "Z" + mark)[0]
     assert marks(cleaned) <= MAX_COMBINING_PER_CHAR
     assert len(cleaned) <= 1 + MAX_COMBINING_PER_CHAR
 
@@ -172,7 +173,7 @@ def test_redact_removes_identifying_details(message, identifying):
     assert redacted != message
     for secret in identifying:
         assert secret not in redacted, f"{secret!r} survived: {redacted!r}"
-    assert "[" in redacted and "]" in redacted  # replaced by a label, not dropped silently
+    assert re.search(r"\[(name|phone|email|date|number)\]", redacted), redacted  # a label, not dropped silently
 
 
 def test_the_privacy_corpus_is_large_enough():
@@ -405,3 +406,17 @@ def test_rate_limiter_uses_the_clock_when_no_time_is_given():
     limiter = RateLimiter(limit=1, window=60.0)
     assert limiter.allow("k") is True
     assert limiter.allow("k") is False
+
+
+def test_a_huge_message_is_cut_before_the_character_by_character_cleaning():
+    prepared = prepare("why " * 250_000)  # 1 MB, the request size limit
+    assert prepared.truncated is True
+    assert 0 < len(prepared.text) <= MAX_MESSAGE_CHARS
+
+
+def test_the_rate_limiter_forgets_idle_keys_once_there_are_very_many():
+    limiter = RateLimiter(5, window=60)
+    for number in range(100_001):
+        limiter.allow(f"sender-{number}", now=0.0)
+    limiter.allow("late", now=61.0)  # everything before is idle now
+    assert list(limiter.hits) == ["late"]

@@ -38,7 +38,10 @@ async def test_the_guard_notes_the_kinds_it_passes_through():
     await guard.send_response("s", {"text": "hello"})
     await guard.send_response("s", {"custom": {"kind": "greeting", "topic": None}})
     assert guard.kinds == ["greeting"]
-    assert [m.get("text") for m in inner.messages][:1] == ["hello"]
+    assert inner.messages == [
+        {"recipient_id": "s", "text": "hello"},
+        {"recipient_id": "s", "custom": {"kind": "greeting", "topic": None}},
+    ]
     assert guard.messages is inner.messages
 
 

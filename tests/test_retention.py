@@ -217,3 +217,43 @@ def test_the_default_store_is_sqlite_in_var(monkeypatch):
     assert tracker_store_url().startswith("sqlite:///")
     assert tracker_store_url().endswith(str(Path("var") / "conversations.db"))
     assert KIOSK_PREFIX == "kiosk:"
+
+
+async def test_an_event_broker_gets_each_new_event_once(database):
+    from rasa.core.brokers.broker import EventBroker
+    from rasa.shared.core.events import BotUttered, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from rasa_addons.tracker_store import NeedlewiseTrackerStore
+
+    class Collecting(EventBroker):
+        def __init__(self) -> None:
+            self.published: list = []
+
+        def publish(self, event: dict) -> None:
+            self.published.append(event)
+
+    broker = Collecting()
+    store = NeedlewiseTrackerStore(event_broker=broker)
+    await store.save(DialogueStateTracker.from_events("p1", [UserUttered("hi", {"name": "greet"})]))
+    tracker = await store.retrieve("p1")  # the cached conversation, as Rasa uses it turn after turn
+    tracker.update(BotUttered("Hello"))
+    await store.save(tracker)
+    assert [(e["sender_id"], e["event"]) for e in broker.published] == [("p1", "user"), ("p1", "bot")]
+
+
+async def test_a_kiosk_conversation_leaves_the_cache_when_the_purge_may_delete_it(database, monkeypatch):
+    import time
+
+    from rasa.shared.core.events import UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from rasa_addons.tracker_store import NeedlewiseTrackerStore
+
+    monkeypatch.setenv("KIOSK_RETENTION_MINUTES", "0.002")  # 0.12 s
+    store = NeedlewiseTrackerStore()
+    for sender in ("kiosk:abc", "web-abc"):
+        await store.save(DialogueStateTracker.from_events(sender, [UserUttered("hi", {"name": "greet"})]))
+    time.sleep(0.2)
+    assert store._cached("kiosk:abc") is None
+    assert store._cached("web-abc") is not None

@@ -51,7 +51,6 @@
   };
   // "kiosk:" marks the conversation for the bot's short kiosk retention (rasa_addons/retention.py).
   let sender = client.newSenderId("kiosk:");
-  let sent = false; // whether this conversation reached the bot (then it is deleted on reset)
   let epoch = 0; // bumps on every reset, so a late reply never lands in a fresh conversation
   let busy = false;
 
@@ -218,7 +217,6 @@
     }
     ui.typing.textContent = "Finding the answer…";
     question.focus({ preventScroll: true });
-    sent = true;
     try {
       const reply = await client.sendTurn(config.rasaUrl, sender, text, "kiosk", token);
       if (myEpoch !== epoch) return;
@@ -234,11 +232,12 @@
       ui.log.append(node);
     } catch (_error) {
       if (myEpoch !== epoch) return;
-      if (fromInput && !ui.input.value) {
+      const kept = fromInput && !ui.input.value; // not if the visitor has typed something else since
+      if (kept) {
         ui.input.value = text;
         setAsk(true);
       }
-      ui.log.append(client.renderError(config, { links: false, keptInput: fromInput }));
+      ui.log.append(client.renderError(config, { links: false, keptInput: kept }));
     } finally {
       if (myEpoch === epoch) {
         ui.typing.textContent = "";
@@ -309,8 +308,7 @@
     stopSpeaking();
     epoch += 1;
     busy = false;
-    if (sent) client.forget(config.rasaUrl, sender);
-    sent = false;
+    if (ui.log.childElementCount) client.forget(config.rasaUrl, sender); // it reached the bot: delete it there
     sender = client.newSenderId("kiosk:");
     ui.log.replaceChildren();
     ui.typing.textContent = "";

@@ -63,8 +63,6 @@
     chat: "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H8l-5 4V5a2 2 0 0 1 1-2Zm3 6v2h10V9H7Zm0-3v2h10V6H7Zm0 6v2h7v-2H7Z",
     close: "M18.3 5.7 12 12l6.3 6.3-1.4 1.4L10.6 13.4 4.3 19.7l-1.4-1.4L9.2 12 2.9 5.7l1.4-1.4 6.3 6.3 6.3-6.3 1.4 1.4Z",
     speaker: "M3 9v6h4l5 5V4L7 9H3Zm13.5 3A4.5 4.5 0 0 0 14 8v8a4.5 4.5 0 0 0 2.5-4ZM14 3.2v2.1a7 7 0 0 1 0 13.4v2.1a9 9 0 0 0 0-17.6Z",
-    lock: "M12 2a5 5 0 0 0-5 5v3H6a2 2 0 0 0-2 2v8a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2v-8a2 2 0 0 0-2-2h-1V7a5 5 0 0 0-5-5Zm-3 8V7a3 3 0 0 1 6 0v3H9Z",
-    back: "M20 11H7.8l5.6-5.6L12 4l-8 8 8 8 1.4-1.4L7.8 13H20v-2Z",
   };
 
   function icon(name, className) {
@@ -163,10 +161,9 @@
         rasaUrl: typeof data.rasaUrl === "string" ? data.rasaUrl : "",
         clinic: Object.assign({}, DEFAULT_CONFIG.clinic, data.clinic || {}),
         evidenceLevels: Object.assign({}, data.evidenceLevels || {}),
-        loaded: true,
       };
     } catch (_error) {
-      return { rasaUrl: "", clinic: Object.assign({}, DEFAULT_CONFIG.clinic), evidenceLevels: {}, loaded: false };
+      return { rasaUrl: "", clinic: Object.assign({}, DEFAULT_CONFIG.clinic), evidenceLevels: {} };
     }
   }
 
@@ -350,10 +347,15 @@
     return disclosure("Sources and evidence", panel);
   }
 
+  /** "Was this helpful?" buttons, told apart from suggested questions. */
+  function isFeedbackPayload(payload) {
+    return /^\/feedback_/.test(payload);
+  }
+
   function buttonGroup(buttons, label, onAction) {
     const group = el("div", { class: "nw-actions", role: "group", "aria-label": label });
     for (const b of buttons) {
-      const feedback = /^\/feedback_/.test(b.payload);
+      const feedback = isFeedbackPayload(b.payload);
       group.append(
         el(
           "button",
@@ -429,25 +431,21 @@
     }
     const hasSources = Array.isArray(custom.sources) && custom.sources.length > 0;
     const messages = turn.messages || [];
-    const isFeedback = (message) => message.buttons.some((b) => /^\/feedback_/.test(b.payload));
+    const isFeedback = (message) => message.buttons.some((b) => isFeedbackPayload(b.payload));
     // The sources go under the answer's words: the last message that is not "Was this helpful?".
     let sourcesAfter = -1;
     messages.forEach((message, index) => {
       if (message.text && !isFeedback(message)) sourcesAfter = index;
     });
-    let sourcesShown = false;
     messages.forEach((message, index) => {
       const feedback = isFeedback(message);
       if (message.text) wrap.append(bubble(message.text, config, options, feedback ? "nw-bubble-small" : ""));
-      if (hasSources && index === sourcesAfter) {
-        wrap.append(renderSources(custom, config, options));
-        sourcesShown = true;
-      }
+      if (hasSources && index === sourcesAfter) wrap.append(renderSources(custom, config, options));
       if (message.buttons.length) {
         wrap.append(buttonGroup(message.buttons, feedback ? "Was this helpful?" : "Suggested questions", options.onAction));
       }
     });
-    if (hasSources && !sourcesShown) wrap.append(renderSources(custom, config, options));
+    if (hasSources && sourcesAfter < 0) wrap.append(renderSources(custom, config, options));
     return wrap;
   }
 

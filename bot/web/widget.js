@@ -83,23 +83,14 @@
   };
 
   async function start() {
-    const [, , config, topics] = await Promise.all([
+    const ready = loadScript(asset("needlewise-client.js")).then(() => window.NeedlewiseClient);
+    const [, cfg, topics] = await Promise.all([
       loadStylesheet(asset("widget.css")),
-      loadScript(asset("needlewise-client.js")),
-      // The client may not be loaded yet: fetch these with plain fetch calls.
-      fetch(asset("config.json"), { cache: "no-store" })
-        .then((r) => (r.ok ? r.json() : null))
-        .catch(() => null),
-      fetch(asset("topics.json"), { cache: "no-store" })
-        .then((r) => (r.ok ? r.json() : null))
-        .catch(() => null),
+      ready.then((client) => client.loadConfig(asset("config.json"))),
+      ready.then((client) => client.loadJson(asset("topics.json")).catch(() => null)),
     ]);
-    const client = window.NeedlewiseClient;
-    const cfg = {
-      rasaUrl: options.server || (config && config.rasaUrl) || "",
-      clinic: Object.assign({}, client.DEFAULT_CONFIG.clinic, (config && config.clinic) || {}),
-      evidenceLevels: (config && config.evidenceLevels) || {},
-    };
+    const client = await ready;
+    if (options.server) cfg.rasaUrl = options.server;
     const topicButtons = {};
     for (const category of (topics && topics.categories) || []) {
       for (const topic of category.topics || []) topicButtons[topic.id] = client.topicButton(topic);
@@ -112,6 +103,7 @@
     const saved = storage.read();
     const state = saved || { sender: client.newSenderId("web"), open: options.open, history: [] };
     let busy = false;
+    let pending = Promise.resolve(); // the turn on its way, if any
 
     const root = el("div", { class: "nw-root", lang: options.lang });
     if (options.accent && window.CSS && CSS.supports("color", options.accent)) {
@@ -276,14 +268,19 @@
       if (fromInput) input.value = "";
       scrollToTurn(userNode);
       setTyping(true);
+      const sender = state.sender;
+      const request = client.sendTurn(cfg.rasaUrl, sender, text, "web", token);
+      pending = request.catch(() => null);
       try {
-        const reply = await client.sendTurn(cfg.rasaUrl, state.sender, text, "web", token);
+        const reply = await request;
+        if (state.sender !== sender) return; // "New conversation" meanwhile: this reply belongs to the old one
         const botTurn = { who: "bot", messages: reply.messages, custom: reply.custom };
         state.history.push(botTurn);
         save();
         log.append(renderTurn(botTurn));
         scrollToTurn(userNode);
       } catch (_error) {
+        if (state.sender !== sender) return;
         // Not sent: the message leaves the saved history, the words go back in the box.
         state.history.splice(state.history.indexOf(userTurn), 1);
         save();
@@ -344,32 +341,30 @@
       armTimer = setTimeout(disarm, CONFIRM_MS);
     }
 
-    function open(focus) {
-      panel.hidden = false;
-      launcher.hidden = true;
-      launcher.setAttribute("aria-expanded", "true");
-      root.classList.add("nw-is-open");
-      state.open = true;
+    function setOpen(isOpen) {
+      panel.hidden = !isOpen;
+      launcher.hidden = isOpen;
+      state.open = isOpen;
       save();
+    }
+
+    function open(focus) {
+      setOpen(true);
       const questions = log.querySelectorAll(".nw-turn-user");
       if (questions.length) scrollToTurn(questions[questions.length - 1]);
       if (focus) input.focus();
     }
 
     function close() {
-      panel.hidden = true;
-      launcher.hidden = false;
-      launcher.setAttribute("aria-expanded", "false");
-      root.classList.remove("nw-is-open");
-      state.open = false;
-      save();
+      setOpen(false);
       launcher.focus();
     }
 
     /** Starts a new conversation; the previous one is deleted on the server too (privacy). */
     function startAgain() {
       const previous = state.sender;
-      if (previous && state.history.length) client.forget(cfg.rasaUrl, previous);
+      // After any turn still on its way, so the server cannot keep what it stores for that turn.
+      if (previous && state.history.length) pending.then(() => client.forget(cfg.rasaUrl, previous));
       state.sender = client.newSenderId("web");
       state.history = [];
       save();
