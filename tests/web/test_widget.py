@@ -276,3 +276,28 @@ def test_a_button_sends_back_the_token_it_came_with(page: Page, web_url, rasa_ur
     assert bodies[0]["metadata"] == {"surface": "web"}
     assert bodies[1]["message"] == "/does_it_hurt"
     assert bodies[1]["metadata"] == {"surface": "web", "token": "abc123"}
+
+
+def test_a_late_reply_stays_out_of_a_new_conversation(page: Page, web_url, rasa_url):
+    """"New conversation" while a reply is on its way: the reply is dropped, and the old
+    conversation is deleted on the server only after that turn is done (so nothing of it stays)."""
+    webhook = f"{rasa_url}/webhooks/rest/webhook"
+    held, order = [], []
+    page.route(webhook, lambda route: held.append(route))
+    page.on("request", lambda request: order.append(request.url.rsplit("/", 1)[-1]))
+    open_chat(page, web_url)
+    ask(page, "does it hurt?")
+    page.wait_for_function("() => document.querySelector('.nw-turn-user') !== null")
+    while not held:
+        page.wait_for_timeout(50)
+    page.get_by_role("button", name="New conversation").click()
+    expect(log(page).locator(".nw-turn-user")).to_have_count(0)
+    with page.expect_response(lambda r: r.url.endswith("/webhooks/rest/forget")):
+        held[0].fulfill(
+            status=200,
+            json=[{"text": "A late answer."}, {"custom": {"kind": "answer", "topic": "does_it_hurt"}}],
+            headers={"Access-Control-Allow-Origin": web_url},
+        )
+    expect(log(page).get_by_text("A late answer.")).to_have_count(0)
+    assert saved_state(page)["history"] == []
+    assert order.index("forget") > order.index("webhook")
