@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT
+
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 GENERATED = (".venv", "build", "models", "results", "var")
 FILE_ENDINGS = (".yml", ".yaml", ".md", ".py", ".txt", ".sh", ".toml", ".html", ".js", ".json", ".css")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+from tests.conftest import ROOT
+from tests.test_readme import README
+
 SETTINGS_TABLE = README[README.index("## Settings") : README.index("## Troubleshooting")]
 #: Variables set for the tools we run, not settings a clinic chooses.
 INTERNAL = {

@@ -279,7 +279,7 @@ def test_a_button_sends_back_the_token_it_came_with(page: Page, web_url, rasa_ur
 
 
 def test_a_late_reply_stays_out_of_a_new_conversation(page: Page, web_url, rasa_url):
-    """"New conversation" while a reply is on its way: the reply is dropped, and the old
+    """ "New conversation" while a reply is on its way: the reply is dropped, and the old
     conversation is deleted on the server only after that turn is done (so nothing of it stays)."""
     webhook = f"{rasa_url}/webhooks/rest/webhook"
     held, order = [], []
