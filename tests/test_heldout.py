@@ -1,0 +1,65 @@
+"""The held-out set measures understanding only if training never saw any of its examples."""
+
+from __future__ import annotations
+
+import collections
+import re
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+
+from scripts.evaluate import HELDOUT, load_examples, normalised
+from tests.conftest import ROOT
+
+NLU_DATA = ROOT / "data" / "nlu"
+
+
+def by_text(path: Path) -> Dict[str, List[str]]:
+    found: Dict[str, List[str]] = collections.defaultdict(list)
+    for text, intent in load_examples(path):
+        found[normalised(text)].append(intent)
+    return found
+
+
+def test_normalised_ignores_case_punctuation_and_spacing():
+    assert normalised("  Does it HURT?!  ") == normalised("does it hurt")
+    assert normalised("what's dry-needling") == normalised("whats dry needling")
+    assert normalised("¿Duele?") == normalised("duele")
+    assert normalised("does it hurt") != normalised("does it hurt a lot")
+
+
+def test_the_leak_check_finds_a_shared_example(tmp_path):
+    train = tmp_path / "train.yml"
+    train.write_text('version: "3.1"\nnlu:\n- intent: a\n  examples: |\n    - Is it SAFE?\n    - other\n')
+    held = tmp_path / "held.yml"
+    held.write_text('version: "3.1"\nnlu:\n- intent: a\n  examples: |\n    - is it safe\n    - new one\n')
+    assert set(by_text(held)) & set(by_text(train)) == {"is it safe"}
+
+
+def test_no_heldout_example_appears_in_the_training_data():
+    held = by_text(HELDOUT)
+    trained = by_text(NLU_DATA)
+    leaked = sorted(set(held) & set(trained))
+    assert not leaked, f"{len(leaked)} held-out examples are also in data/nlu/ (remove them from training): {leaked[:20]}"
+
+
+def test_the_heldout_set_has_no_example_twice():
+    twice = [text for text, intents in by_text(HELDOUT).items() if len(intents) > 1]
+    assert not twice, twice
+
+
+@pytest.mark.parametrize("intent", ["urgent", "out_of_scope", "personal_decision", "ask_human", "other_language"])
+def test_the_heldout_set_covers_every_measured_kind(intent):
+    intents = collections.Counter(intent for _, intent in load_examples(HELDOUT))
+    assert intents[intent] >= 20
+
+
+def test_every_topic_has_ten_heldout_examples_half_of_them_long(topics):
+    examples = collections.defaultdict(list)
+    for text, intent in load_examples(HELDOUT):
+        examples[intent].append(text)
+    for topic in topics:
+        assert len(examples[topic]) >= 10, topic
+        long = [t for t in examples[topic] if len(re.findall(r"\w+", t)) >= 20]
+        assert len(long) * 2 >= len(examples[topic]), f"{topic}: {len(long)} long of {len(examples[topic])}"

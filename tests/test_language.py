@@ -1,0 +1,107 @@
+"""Which language a message is in: another language only on clear evidence, English when in doubt."""
+
+from __future__ import annotations
+
+import pytest
+from rasa.shared.nlu.training_data.message import Message
+
+from rasa_addons.components import LanguageGuard, RedFlagOverride
+from rasa_addons.language import LanguageDetector, default_detector
+
+FIXTURE = LanguageDetector(
+    scripts={"ar": ["Arabic"], "ru": ["Cyrillic"]},
+    words={"en": ["the", "is", "my", "does"], "es": ["el", "duele", "cuello", "hola"], "pt": ["dói", "pescoço", "meu"]},
+)
+
+
+@pytest.mark.parametrize(
+    "text, language",
+    [
+        ("me duele el cuello", "es"),
+        ("hola", "es"),
+        ("meu pescoço dói", "pt"),
+        ("ما هذا", "ar"),
+        ("что это", "ru"),
+        ("does my neck hurt", "en"),
+        ("el cuello is the problem my friend", "en"),  # as many English words: English
+        ("duele", "es"),
+        ("?!", "en"),
+        ("DN tmrw", "en"),
+    ],
+)
+def test_the_detector_weighs_scripts_and_words(text, language):
+    assert FIXTURE.detect(text).language == language
+
+
+def test_words_that_yaml_reads_as_booleans_are_refused():
+    with pytest.raises(ValueError, match="quotes"):
+        LanguageDetector({}, {"en": ["the", True], "es": ["el"]})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "does dry needling hurt",
+        "is dry neddling safe for pregnent women??",
+        "my physio said le trap was tight, what does that mean",
+        "whats the cost",
+        "DN?",
+        "tmrw appt pls",
+        "can u do my traps and levator scap",
+        "I had dolor in my neck for ages lol",
+        "Is it OK to drive after? I live in Santa Monica",
+        "ok",
+        "si",
+    ],
+)
+def test_english_messages_stay_english(text):
+    assert default_detector().detect(text).english, default_detector().detect(text)
+
+
+@pytest.mark.parametrize(
+    "text, language",
+    [
+        ("hola, me duele el cuello después de la punción seca", "es"),
+        ("quanto custa uma sessão de agulhamento a seco?", "pt"),
+        ("o agulhamento seco dói muito?", "pt"),
+        ("ما هو الوخز بالإبر الجافة", "ar"),
+        ("Kann ich nach der Behandlung Auto fahren?", "de"),
+        ("est-ce que ça fait mal", "fr"),
+        ("Ile kosztuje jedna sesja?", "pl"),
+        ("bu tedavi güvenli mi", "tr"),
+        ("Châm kim khô có đau không", "vi"),
+        ("fa male l'ago secco?", "it"),
+        ("针灸疼吗", "zh"),
+    ],
+)
+def test_other_languages_are_recognised(text, language):
+    assert default_detector().detect(text).language == language
+
+
+def parsed(text: str, intent: str) -> Message:
+    message = Message(data={"text": text})
+    message.set("intent", {"name": intent, "confidence": 0.8})
+    message.set("intent_ranking", [{"name": intent, "confidence": 0.8}])
+    message.set("entities", [])
+    return message
+
+
+def test_the_guard_turns_another_language_into_other_language():
+    message = LanguageGuard().process([parsed("¿duele mucho la punción seca en el cuello?", "does_it_hurt")])[0]
+    assert message.get("intent") == {"name": "other_language", "confidence": 1.0}
+    assert message.get("intent_ranking")[1]["name"] == "does_it_hurt"
+    assert {"entity": "language", "value": "es"}.items() <= message.get("entities")[0].items()
+
+
+def test_the_guard_never_turns_away_an_english_question():
+    message = LanguageGuard().process([parsed("does the needling hurt", "other_language")])[0]
+    assert message.get("intent")["name"] == "nlu_fallback"
+    message = LanguageGuard().process([parsed("does the needling hurt", "does_it_hurt")])[0]
+    assert message.get("intent") == {"name": "does_it_hurt", "confidence": 0.8}
+    assert message.get("entities") == []
+
+
+def test_the_guard_leaves_button_payloads_alone():
+    message = LanguageGuard().process([parsed("/other_language", "other_language")])[0]
+    assert message.get("intent")["name"] == "other_language"
+    assert message.get("entities") == []
