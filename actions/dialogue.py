@@ -179,7 +179,10 @@ def decide(kb: KnowledgeBase, turn: Turn, history: History) -> Reply:
             about=history.last_topic,
         )
     if intent == "other_language":
-        return replies.simple(kb, "fallback", "other_language")
+        found = _entity_values(turn, "language")
+        return replies.simple(
+            kb, "fallback", "other_language", reason="other_language", language=found[0] if found else None
+        )
     if intent == "out_of_scope":
         return replies.simple(kb, "out_of_scope", "out_of_scope", replies.starter_buttons(kb))
     if intent == "personal_decision":

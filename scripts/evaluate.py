@@ -16,6 +16,7 @@ import collections
 import json
 import logging
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Tuple
@@ -66,6 +67,76 @@ class Result:
     expected: str
     predicted: str
     confidence: float
+
+
+#: In a single-turn REST check, what each reply kind says the bot understood (topics: their id).
+KIND_INTENTS = {
+    "urgent": "urgent",
+    "refer_clinician": "personal_decision",
+    "out_of_scope": "out_of_scope",
+    "handoff": "ask_human",
+    "greeting": "greet",
+    "goodbye": "goodbye",
+    "menu": "ask_capabilities",
+    "chitchat": "chitchat",
+    "fallback": "nlu_fallback",
+}
+#: Intents a single REST turn cannot tell apart, and the one name both get there.
+REST_SAME = {"thank": "chitchat", "bot_challenge": "chitchat"}
+#: Intents whose reply depends on an earlier turn: not asked in a single-turn REST check.
+REST_SKIP = {"followup_duration", "followup_safety", "followup_more", "feedback_helpful", "feedback_not_helpful"}
+
+
+def intent_of_reply(custom: dict) -> str:
+    """What the bot understood, read from the reply contract's `custom` object."""
+    kind = custom.get("kind")
+    if kind == "answer":
+        return custom.get("topic") or "nlu_fallback"
+    if kind == "fallback" and custom.get("reason") == "other_language":
+        return "other_language"
+    return KIND_INTENTS.get(kind, str(kind))
+
+
+async def predict_rest(rasa_url: str, examples: List[Tuple[str, str]], concurrency: int = 4) -> List[Result]:
+    """Each example as the first message of a new conversation, through the REST channel."""
+    import uuid
+
+    import aiohttp
+
+    asked = [(text, REST_SAME.get(intent, intent)) for text, intent in examples if intent not in REST_SKIP]
+    results: List[Result] = [None] * len(asked)  # type: ignore[list-item]
+    queue: asyncio.Queue = asyncio.Queue()
+    for index in range(len(asked)):
+        queue.put_nowait(index)
+
+    async def worker(session) -> None:
+        while not queue.empty():
+            index = queue.get_nowait()
+            text, expected = asked[index]
+            body = {"sender": f"eval-{uuid.uuid4().hex}", "message": text}
+            async with session.post(f"{rasa_url}/webhooks/rest/webhook", json=body) as response:
+                messages = await response.json(content_type=None)
+            customs = [m["custom"] for m in messages if isinstance(m, dict) and "custom" in m]
+            predicted = intent_of_reply(customs[0]) if len(customs) == 1 else f"broken reply ({response.status})"
+            results[index] = Result(text, expected, predicted, 1.0)
+
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+    return results
+
+
+def predict_through_rest(model: Path, examples: List[Tuple[str, str]]) -> List[Result]:
+    """Starts the real servers (Rasa, action server, web) on free ports and asks them."""
+    from scripts.load import LOAD_ENV
+    from scripts.stack import Settings, Stack
+
+    with tempfile.TemporaryDirectory(prefix="needlewise-eval-") as folder:
+        settings = Settings.free(
+            model=model, extra_env={**LOAD_ENV, "TRACKER_STORE_URL": f"sqlite:///{Path(folder) / 'eval.db'}"}
+        )
+        with Stack(settings):
+            return asyncio.run(predict_rest(settings.rasa_url, examples))
 
 
 async def predict(model: Path, examples: List[Tuple[str, str]]) -> List[Result]:
@@ -171,13 +242,23 @@ def main(argv=None) -> int:
     parser.add_argument("--model", type=Path, default=MODEL)
     parser.add_argument("--heldout", type=Path, default=HELDOUT)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument(
+        "--rest",
+        action="store_true",
+        help="ask the real servers through the REST channel (one new conversation per example) "
+        "and score the replies' kind and topic, instead of parsing with the model alone",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     from rasa.utils.log_utils import configure_structlog
 
     configure_structlog(logging.WARNING)  # no per-message debug lines: they would print patients' words
     topics = load_topic_spec()
-    results = asyncio.run(predict(args.model, load_examples(args.heldout)))
+    examples = load_examples(args.heldout)
+    if args.rest:
+        results = predict_through_rest(args.model, examples)
+    else:
+        results = asyncio.run(predict(args.model, examples))
     report = score(results, topics)
     write_report(report, args.out)
     m = report["metrics"]

@@ -273,6 +273,18 @@ def test_ask_human_gets_a_handoff_with_the_clinic_phone_and_hours(kb: KnowledgeB
     assert "Riverside Physiotherapy" in words
 
 
+def test_another_language_gets_english_only_with_the_clinic_phone(kb: KnowledgeBase) -> None:
+    reply = converse(kb, [("other_language", [entity("language", "pt")])])[0]
+    assert the_custom(reply) == {"kind": "fallback", "topic": None, "reason": "other_language", "language": "pt"}
+    assert texts(reply) == [kb.message("other_language")]
+    assert kb.clinic.phone in texts(reply)[0] and kb.clinic.emergency_number in texts(reply)[0]
+
+
+def test_a_handoff_after_fallbacks_gives_the_phone_and_hours(kb: KnowledgeBase) -> None:
+    (words,) = texts(replies.handoff(kb, after_fallbacks=True))
+    assert kb.clinic.phone in words and kb.clinic.hours in words
+
+
 @pytest.mark.parametrize(("intent", "helpful"), [("feedback_helpful", True), ("feedback_not_helpful", False)])
 def test_feedback_is_acknowledged_and_names_the_topic(kb: KnowledgeBase, intent: str, helpful: bool) -> None:
     reply = say(kb, "does_it_hurt", intent)
