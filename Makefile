@@ -39,7 +39,7 @@ RASA_FILES  := $(CONFIG) $(shell find $(DOMAIN) $(DATA) -name '*.yml' 2>/dev/nul
                rasa_addons/components.py rasa_addons/encoder.py
 STAMP       := $(VENV)/.installed
 
-.PHONY: help setup run test lint validate unit train test-stories check-knowledge eval tune-fallback purge soak bench clean
+.PHONY: help setup run test lint validate unit train test-stories check-knowledge eval eval-rest tune-fallback purge soak bench clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -96,6 +96,9 @@ test-stories: $(MODEL) ## Run the Rasa test stories
 
 eval: $(MODEL) ## Measure the model on the held-out set; fails below the thresholds
 	$(PY) -m scripts.evaluate --model $(MODEL) --heldout $(HELDOUT) --out $(RESULTS)/eval
+
+eval-rest: $(MODEL) ## The same held-out questions through the real servers' REST channel
+	$(PY) -m scripts.evaluate --rest --model $(MODEL) --heldout $(HELDOUT) --out $(RESULTS)/eval-rest
 
 tune-fallback: setup ## Cross-validate the fallback thresholds on the training data (changes nothing)
 	$(PY) -m scripts.tune_fallback --config $(CONFIG) --out $(RESULTS)/tune_fallback.json $(ARGS)

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -149,7 +149,7 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
     sentence feature. Button payloads (`/intent`) skip the encoder: they need no NLU."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> Dict[str, Any]:
         return {
             **DenseFeaturizer.get_default_config(),
             # the folder `make setup` builds the encoder into (relative to the project)

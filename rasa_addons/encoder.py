@@ -49,7 +49,7 @@ class Settings:
     threads: int
 
     @classmethod
-    def load(cls, path: Path = SETTINGS_FILE) -> "Settings":
+    def load(cls, path: Path = SETTINGS_FILE) -> Settings:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         try:
             return cls(
@@ -135,12 +135,17 @@ def reference_embedding(weights: Mapping[str, np.ndarray], config: dict, ids: Se
         def dense(h: np.ndarray, name: str) -> np.ndarray:
             return h @ w[p + name + ".weight"].T + w[p + name + ".bias"]  # noqa: B023
 
-        q, k, v = (dense(x, f"attention.self.{m}").reshape(n, heads, size).transpose(1, 0, 2) for m in ("query", "key", "value"))
+        q, k, v = (
+            dense(x, f"attention.self.{m}").reshape(n, heads, size).transpose(1, 0, 2)
+            for m in ("query", "key", "value")
+        )
         scores = q @ k.transpose(0, 2, 1) / math.sqrt(size)
         scores = np.exp(scores - scores.max(-1, keepdims=True))
         context = (scores / scores.sum(-1, keepdims=True)) @ v
         attended = dense(context.transpose(1, 0, 2).reshape(n, -1), "attention.output.dense")
-        x = _layer_norm(x + attended, w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"], eps)
+        x = _layer_norm(
+            x + attended, w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"], eps
+        )
         out = dense(_gelu(dense(x, "intermediate.dense")), "output.dense")
         x = _layer_norm(x + out, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], eps)
     pooled = x.mean(0)
@@ -177,7 +182,11 @@ def build_graph(weights: Mapping[str, np.ndarray], config: dict):  # -> onnx.Mod
     def layer_norm(x: str, prefix: str, name: str) -> str:
         return node(
             "LayerNormalization",
-            [x, const(prefix + ".weight", f32(weights[prefix + ".weight"])), const(prefix + ".bias", f32(weights[prefix + ".bias"]))],
+            [
+                x,
+                const(prefix + ".weight", f32(weights[prefix + ".weight"])),
+                const(prefix + ".bias", f32(weights[prefix + ".bias"])),
+            ],
             name,
             axis=-1,
             epsilon=eps,
@@ -190,7 +199,9 @@ def build_graph(weights: Mapping[str, np.ndarray], config: dict):  # -> onnx.Mod
     ids = "input_ids"
     shape1 = const("shape.heads", np.array([-1, heads, size], dtype=np.int64))
     shape2 = const("shape.hidden", np.array([-1, hidden], dtype=np.int64))
-    words = node("Gather", [const("word_embeddings", f32(weights["embeddings.word_embeddings.weight"])), ids], "words", axis=0)
+    words = node(
+        "Gather", [const("word_embeddings", f32(weights["embeddings.word_embeddings.weight"])), ids], "words", axis=0
+    )
     count = node("Shape", [ids], "count")
     pos = node(
         "Slice",
@@ -212,18 +223,45 @@ def build_graph(weights: Mapping[str, np.ndarray], config: dict):  # -> onnx.Mod
         qkv_b = np.concatenate([weights[p + f"attention.self.{m}.bias"] for m in ("query", "key", "value")], 0)
         qkv = linear(x, qkv_w, qkv_b, f"l{i}.qkv")
         split = [f"l{i}.q", f"l{i}.k", f"l{i}.v"]
-        nodes.append(helper.make_node("Split", [qkv, const(f"l{i}.split", np.array([hidden] * 3, dtype=np.int64))], split, name=f"l{i}.split", axis=1))
+        nodes.append(
+            helper.make_node(
+                "Split",
+                [qkv, const(f"l{i}.split", np.array([hidden] * 3, dtype=np.int64))],
+                split,
+                name=f"l{i}.split",
+                axis=1,
+            )
+        )
         q, k, v = (node("Transpose", [node("Reshape", [t, shape1], t + ".r")], t + ".t", perm=[1, 0, 2]) for t in split)
-        scores = node("Mul", [node("MatMul", [q, node("Transpose", [k], f"l{i}.kt", perm=[0, 2, 1])], f"l{i}.qk"), scale], f"l{i}.scores")
+        scores = node(
+            "Mul",
+            [node("MatMul", [q, node("Transpose", [k], f"l{i}.kt", perm=[0, 2, 1])], f"l{i}.qk"), scale],
+            f"l{i}.scores",
+        )
         probs = node("Softmax", [scores], f"l{i}.probs", axis=-1)
         context = node("MatMul", [probs, v], f"l{i}.ctx")
         context = node("Reshape", [node("Transpose", [context], f"l{i}.ctx.t", perm=[1, 0, 2]), shape2], f"l{i}.ctx.r")
-        attended = linear(context, weights[p + "attention.output.dense.weight"], weights[p + "attention.output.dense.bias"], f"l{i}.attn")
+        attended = linear(
+            context,
+            weights[p + "attention.output.dense.weight"],
+            weights[p + "attention.output.dense.bias"],
+            f"l{i}.attn",
+        )
         x = layer_norm(node("Add", [x, attended], f"l{i}.res1"), p + "attention.output.LayerNorm", f"l{i}.ln1")
-        inner = linear(x, weights[p + "intermediate.dense.weight"], weights[p + "intermediate.dense.bias"], f"l{i}.inner")
+        inner = linear(
+            x, weights[p + "intermediate.dense.weight"], weights[p + "intermediate.dense.bias"], f"l{i}.inner"
+        )
         halved = node("Mul", [inner, const(f"l{i}.half", np.array(0.5, dtype=np.float32))], f"l{i}.half.x")
-        erf = node("Erf", [node("Mul", [inner, const(f"l{i}.rsqrt2", np.array(1 / math.sqrt(2), dtype=np.float32))], f"l{i}.scaled")], f"l{i}.erf")
-        gelu = node("Mul", [halved, node("Add", [erf, const(f"l{i}.one", np.array(1.0, dtype=np.float32))], f"l{i}.erf1")], f"l{i}.gelu")
+        erf = node(
+            "Erf",
+            [node("Mul", [inner, const(f"l{i}.rsqrt2", np.array(1 / math.sqrt(2), dtype=np.float32))], f"l{i}.scaled")],
+            f"l{i}.erf",
+        )
+        gelu = node(
+            "Mul",
+            [halved, node("Add", [erf, const(f"l{i}.one", np.array(1.0, dtype=np.float32))], f"l{i}.erf1")],
+            f"l{i}.gelu",
+        )
         out = linear(gelu, weights[p + "output.dense.weight"], weights[p + "output.dense.bias"], f"l{i}.out")
         x = layer_norm(node("Add", [x, out], f"l{i}.res2"), p + "output.LayerNorm", f"l{i}.ln2")
     pooled = node("ReduceMean", [x], "pooled", axes=[0], keepdims=1)

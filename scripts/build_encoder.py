@@ -67,7 +67,7 @@ def build(out: Path, settings: enc.Settings) -> dict:
             shutil.copy(model_path, tmp / enc.MODEL_FILE)
             (tmp / enc.META_FILE).write_text(json.dumps(meta), encoding="utf-8")
             built = enc.SentenceEncoder(tmp)
-            return min(enc.cosine(built.encode(s), ref) for s, ref in zip(CHECK_SENTENCES, references))
+            return min(enc.cosine(built.encode(s), ref) for s, ref in zip(CHECK_SENTENCES, references, strict=True))
 
         float_cosine = agreement(float_path)
         if float_cosine < FLOAT_MIN_COSINE:
@@ -79,7 +79,11 @@ def build(out: Path, settings: enc.Settings) -> dict:
 
             int8_path = tmp / "int8.onnx"
             quantize_dynamic(
-                str(float_path), str(int8_path), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"], per_channel=True
+                str(float_path),
+                str(int8_path),
+                weight_type=QuantType.QInt8,
+                op_types_to_quantize=["MatMul"],
+                per_channel=True,
             )
             int8_cosine = agreement(int8_path)
             if int8_cosine < settings.min_cosine:
@@ -110,7 +114,9 @@ def main(argv=None) -> int:
         print(f"Could not build the sentence encoder: {error}", file=sys.stderr)
         return 1
     agreement = meta.get("int8_cosine_min", meta["float_cosine_min"])
-    print(f"Built the sentence encoder ({meta['weights']}, agrees with the reference to cosine {agreement}) in {args.out}")
+    print(
+        f"Built the sentence encoder ({meta['weights']}, agrees with the reference to cosine {agreement}) in {args.out}"
+    )
     return 0
 
 

@@ -255,10 +255,7 @@ def main(argv=None) -> int:
     configure_structlog(logging.WARNING)  # no per-message debug lines: they would print patients' words
     topics = load_topic_spec()
     examples = load_examples(args.heldout)
-    if args.rest:
-        results = predict_through_rest(args.model, examples)
-    else:
-        results = asyncio.run(predict(args.model, examples))
+    results = predict_through_rest(args.model, examples) if args.rest else asyncio.run(predict(args.model, examples))
     report = score(results, topics)
     write_report(report, args.out)
     m = report["metrics"]

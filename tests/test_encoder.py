@@ -115,7 +115,9 @@ def test_the_built_encoder_agrees_with_the_float_reference(built, reference, tex
     weights, config = reference
     ids = built.ids(text)
     assert ids[0] == 101 and ids[-1] == 102  # [CLS] ... [SEP], no padding
-    assert enc.cosine(built.encode(text), enc.reference_embedding(weights, config, ids)) >= enc.Settings.load().min_cosine
+    assert (
+        enc.cosine(built.encode(text), enc.reference_embedding(weights, config, ids)) >= enc.Settings.load().min_cosine
+    )
 
 
 def test_the_built_encoder_cuts_long_messages_and_keeps_meaning_apart(built):

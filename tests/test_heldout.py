@@ -41,7 +41,9 @@ def test_no_heldout_example_appears_in_the_training_data():
     held = by_text(HELDOUT)
     trained = by_text(NLU_DATA)
     leaked = sorted(set(held) & set(trained))
-    assert not leaked, f"{len(leaked)} held-out examples are also in data/nlu/ (remove them from training): {leaked[:20]}"
+    assert not leaked, (
+        f"{len(leaked)} held-out examples are also in data/nlu/ (remove them from training): {leaked[:20]}"
+    )
 
 
 def test_the_heldout_set_has_no_example_twice():

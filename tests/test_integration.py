@@ -61,6 +61,36 @@ def test_a_reported_emergency_gets_the_urgent_reply(stack, kb):
     assert kb.clinic.emergency_number in messages[0]["text"]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "can dry needling cause a collapsed lung?",
+        "I fainted once as a teenager at the dentist, does that matter for DN?",
+    ],
+)
+def test_an_ordinary_question_with_alarming_words_is_not_urgent(stack, text):
+    _, messages = rest_turn(stack, sender(), text)
+    assert one_custom(messages)["kind"] != "urgent"
+
+
+def test_a_question_in_another_language_gets_english_only_with_the_phone(stack, kb):
+    _, messages = rest_turn(stack, sender(), "quanto custa uma sessão de agulhamento seco no pescoço?")
+    custom = one_custom(messages)
+    assert (custom["kind"], custom["topic"], custom["reason"], custom["language"]) == (
+        "fallback",
+        None,
+        "other_language",
+        "pt",
+    )
+    assert messages[0]["text"] == kb.message("other_language")
+
+
+def test_someone_who_wants_a_person_gets_the_front_desk(stack, kb):
+    _, messages = rest_turn(stack, sender(), "this bot is useless, can a real person call me back please")
+    assert one_custom(messages)["kind"] == "handoff"
+    assert kb.clinic.phone in messages[0]["text"] and kb.clinic.hours in messages[0]["text"]
+
+
 def test_the_web_server_serves_the_clinic_page(stack):
     response = requests.get(f"{stack.settings.web_url}/", timeout=10)
     assert response.status_code == 200
@@ -77,6 +107,8 @@ def test_every_turn_is_answered_while_the_action_server_is_down(stack, kb):
         _, urgent = rest_turn(stack, sender(), "i fainted after my session and feel awful")
         assert one_custom(urgent)["kind"] == "urgent"
         assert kb.clinic.emergency_number in urgent[0]["text"]
+        _, spanish = rest_turn(stack, sender(), "me duele mucho el pecho y no puedo respirar")
+        assert one_custom(spanish)["kind"] == "urgent"
         _, crisis = rest_turn(stack, sender(), "i want to kill myself")
         crisis_custom = one_custom(crisis)
         assert crisis_custom["kind"] == "urgent" and crisis_custom["crisis_line"] == kb.clinic.crisis_line

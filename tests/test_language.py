@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
-from rasa_addons.components import LanguageGuard, RedFlagOverride
+from rasa_addons.components import LanguageGuard
 from rasa_addons.language import LanguageDetector, default_detector
 
 FIXTURE = LanguageDetector(
