@@ -35,7 +35,9 @@ export TF_CPP_MIN_LOG_LEVEL   ?= 2
 export PYTHONPATH := $(CURDIR)
 export PYTHONDONTWRITEBYTECODE := 1
 
-RASA_FILES  := $(CONFIG) $(shell find $(DOMAIN) $(DATA) -name '*.yml' 2>/dev/null) $(wildcard bot/nlp/*.yml) \
+# What training reads (bot/nlp/'s vocabulary and encoder settings reach it through their builds;
+# the red-flag and language files are read at run time only).
+RASA_FILES  := $(CONFIG) $(shell find $(DOMAIN) $(DATA) -name '*.yml' 2>/dev/null) \
                rasa_addons/components.py rasa_addons/encoder.py
 STAMP       := $(VENV)/.installed
 

@@ -30,7 +30,7 @@ from socketio import AsyncServer
 
 from actions import replies
 from actions.knowledge import KnowledgeBase, KnowledgeFileError, KnowledgeStore
-from rasa_addons import speedups
+from rasa_addons import encoder, speedups
 from rasa_addons.inputs import RateLimiter, prepare, valid_sender
 from rasa_addons.red_flags import default_detector, summary
 from rasa_addons.retention import KIOSK_PREFIX
@@ -191,6 +191,10 @@ def guarded(on_new_message: OnNewMessage) -> OnNewMessage:
             message_id=message.message_id,
             metadata=metadata,
         )
+        try:
+            await encoder.encode_ahead(wrapped.text)
+        except Exception as error:  # the pipeline encodes it itself then
+            logger.warning("Could not encode a message ahead (%s).", type(error).__name__)
         try:
             await asyncio.wait_for(on_new_message(wrapped), TURN_TIMEOUT_SECONDS)
         except Exception as error:

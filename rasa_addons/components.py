@@ -39,7 +39,9 @@ class LanguageGuard(GraphComponent):
 
     Another language: the intent becomes `other_language`, with a `language` entity. English,
     but the classifier said `other_language`: the intent becomes `nlu_fallback` (the patient is
-    offered topics), so an English question is never turned away. Runs before the red-flag
+    offered topics), so an English question is never turned away. Letters that make no known
+    word ("qwxz blorp") are not understood either: `nlu_fallback`, unless the classifier voted
+    `urgent` (a misspelled emergency keeps that vote). Runs before the red-flag
     layer, which still wins for an emergency in any language.
     """
 
@@ -55,6 +57,7 @@ class LanguageGuard(GraphComponent):
 
     def __init__(self) -> None:
         self.detector = language.default_detector()
+        self.known = language.load_known_words() | _encoder_words()
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
@@ -66,9 +69,11 @@ class LanguageGuard(GraphComponent):
                 continue  # a button payload
             guess = self.detector.detect(text)
             predicted = (message.get(INTENT) or {}).get("name")
-            if guess.english and predicted == OTHER_LANGUAGE_INTENT:
-                _set_intent(message, FALLBACK_INTENT)
-            elif not guess.english:
+            if guess.english:
+                unreadable = predicted != URGENT_INTENT and not language.readable(text, self.known)
+                if unreadable or predicted == OTHER_LANGUAGE_INTENT:
+                    _set_intent(message, FALLBACK_INTENT)
+            else:
                 _set_intent(message, OTHER_LANGUAGE_INTENT)
                 entities = [e for e in message.get(ENTITIES) or [] if e.get("entity") != LANGUAGE_ENTITY]
                 entities.append(
@@ -83,6 +88,15 @@ class LanguageGuard(GraphComponent):
                 )
                 message.set(ENTITIES, entities, add_to_output=True)
         return messages
+
+
+def _encoder_words() -> frozenset:
+    """The whole English words of the sentence encoder's vocabulary (when it is built)."""
+    try:
+        vocabulary = encoder.shared_encoder().tokenizer.get_vocab()
+    except encoder.EncoderError:
+        return frozenset()
+    return frozenset(word for word in vocabulary if word.isalpha() and word.isascii())
 
 
 def _set_intent(message: Message, name: str) -> None:
@@ -174,6 +188,7 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         if not build_dir.is_absolute():
             build_dir = encoder.ROOT / build_dir
         self.encoder = encoder.shared_encoder(str(build_dir))
+        encoder.ACTIVE = self.encoder
         self.scale = float(self._config["scale"])
         self.empty = np.zeros((1, encoder.DIM), dtype=np.float32)
 

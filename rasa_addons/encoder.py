@@ -334,6 +334,28 @@ class SentenceEncoder:
         return np.stack([self._encode(text) for text in texts]) if texts else np.zeros((0, DIM), np.float32)
 
 
+#: The encoder the loaded model uses (set by its NLU component), so the channels can encode a
+#: message on a worker thread before the model's pipeline asks for it (ONNX Runtime releases
+#: Python's lock while it runs, so the Rasa server's event loop goes on meanwhile).
+ACTIVE: Optional[SentenceEncoder] = None
+_POOL = None
+
+
+async def encode_ahead(text: Optional[str]) -> None:
+    """Encodes `text` (as Rasa will see it) on a worker thread into the encoder's cache."""
+    global _POOL
+    active = ACTIVE
+    text = (text or "").strip()
+    if active is None or not text or text.startswith("/"):
+        return
+    import asyncio
+    import concurrent.futures
+
+    if _POOL is None:
+        _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="needlewise-encoder")
+    await asyncio.get_running_loop().run_in_executor(_POOL, active.encode, text)
+
+
 @functools.lru_cache(maxsize=4)
 def shared_encoder(build_dir: str = str(BUILD_DIR)) -> SentenceEncoder:
     """One encoder per process and build folder (the model is ~23 MB in int8)."""

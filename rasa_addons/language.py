@@ -95,6 +95,29 @@ class LanguageDetector:
         return Guess(ENGLISH, f"{english} English words, at most {found} of another language")
 
 
+def readable(text: str, known: FrozenSet[str]) -> bool:
+    """False for letters that make no known word at all ("qwxz blorp"): nothing to understand.
+
+    A message with any known word, or with no letters of the Latin script, counts as readable.
+    """
+    words = [w.lower() for w in _WORD.findall(text)]
+    if not words or not all(w.isascii() for w in words):
+        return True
+    return any(w in known or w.split("'")[0] in known for w in words)
+
+
+def load_known_words(path: Path = LANGUAGES_FILE) -> FrozenSet[str]:
+    """The chat words of languages.yml, every language's words and the clinic vocabulary."""
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    words = {str(w).lower() for w in data.get("chat") or []}
+    words |= {str(w).lower() for ws in data["words"].values() for w in ws}
+    vocabulary = Path(path).parent / "vocabulary.yml"
+    if vocabulary.is_file():
+        for phrases in (yaml.safe_load(vocabulary.read_text(encoding="utf-8")) or {}).values():
+            words |= {w for phrase in phrases for w in str(phrase).lower().split()}
+    return frozenset(words)
+
+
 def load(path: Path = LANGUAGES_FILE) -> LanguageDetector:
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     return LanguageDetector(

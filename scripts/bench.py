@@ -94,7 +94,8 @@ def _train(config: Path, out_dir: Path, name: str, env: Dict[str, str]) -> float
 def training_inputs() -> List[Path]:
     """What a model is trained from besides its config (as the Makefile's model rule lists it)."""
     folders = (ROOT / "data", ROOT / "bot" / "domain")
-    return [path for folder in folders for path in folder.rglob("*.yml")] + sorted((ROOT / "bot" / "nlp").glob("*.yml"))
+    builds = [ROOT / "build" / "spacy" / "needlewise_en" / "meta.json", ROOT / "build" / "encoder" / "meta.json"]
+    return [path for folder in folders for path in folder.rglob("*.yml")] + [path for path in builds if path.exists()]
 
 
 def training_seconds(label: str, spec: Dict[str, Path]) -> float:

@@ -150,3 +150,15 @@ def test_the_build_refuses_changed_weights(tmp_path, monkeypatch):
     monkeypatch.setattr(enc, "package_model_dir", lambda package: fake)
     assert build_encoder.main(["--out", str(tmp_path / "out")]) == 1
     assert not (tmp_path / "out").exists()
+
+
+async def test_a_message_encoded_ahead_is_not_encoded_again(built, monkeypatch):
+    monkeypatch.setattr(enc, "ACTIVE", built)
+    text = "can i go to the gym straight after my dry needling appointment on thursday?"
+    await enc.encode_ahead(f"  {text} ")
+    hits = built.encode.cache_info().hits
+    built.encode(text)
+    assert built.encode.cache_info().hits == hits + 1
+    misses = built.encode.cache_info().misses
+    await enc.encode_ahead("/what_is_dry_needling")  # a button payload needs no vector
+    assert built.encode.cache_info().misses == misses

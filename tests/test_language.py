@@ -6,7 +6,7 @@ import pytest
 from rasa.shared.nlu.training_data.message import Message
 
 from rasa_addons.components import LanguageGuard
-from rasa_addons.language import LanguageDetector, default_detector
+from rasa_addons.language import LanguageDetector, default_detector, load_known_words, readable
 
 FIXTURE = LanguageDetector(
     scripts={"ar": ["Arabic"], "ru": ["Cyrillic"]},
@@ -105,3 +105,24 @@ def test_the_guard_leaves_button_payloads_alone():
     message = LanguageGuard().process([parsed("/other_language", "other_language")])[0]
     assert message.get("intent")["name"] == "other_language"
     assert message.get("entities") == []
+
+
+def test_letters_that_make_no_known_word_are_not_understood():
+    known = frozenset(["neck", "dn", "hurt"])
+    assert not readable("qwxz blorp", known)
+    assert readable("DN?", known)
+    assert readable("qwxz neck", known)
+    assert readable("?!", known)
+    assert readable("ما هذا", known)  # another script: the language guard's business
+
+
+def test_the_guard_turns_gibberish_into_a_fallback_but_keeps_an_urgent_vote():
+    message = LanguageGuard().process([parsed("zzkj fnarg", "out_of_scope")])[0]
+    assert message.get("intent")["name"] == "nlu_fallback"
+    message = LanguageGuard().process([parsed("zzkj fnarg", "urgent")])[0]
+    assert message.get("intent")["name"] == "urgent"
+
+
+def test_chat_words_and_the_clinic_vocabulary_are_known():
+    known = load_known_words()
+    assert {"dn", "tmrw", "eliquis", "trapezius", "traps"} <= known
