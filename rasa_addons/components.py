@@ -33,8 +33,25 @@ LANGUAGE_ENTITY = "language"
 FALLBACK_INTENT = "nlu_fallback"
 
 
+class _RunTimeOnly(GraphComponent):
+    """A component with no training and no settings: built the same way for every model."""
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> GraphComponent:
+        return cls()
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
-class LanguageGuard(GraphComponent):
+class LanguageGuard(_RunTimeOnly):
     """The language detector (rasa_addons/language.py) decides whether a message is English.
 
     Another language: the intent becomes `other_language`, with a `language` entity. English,
@@ -45,22 +62,9 @@ class LanguageGuard(GraphComponent):
     layer, which still wins for an emergency in any language.
     """
 
-    @classmethod
-    def create(
-        cls,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> LanguageGuard:
-        return cls()
-
     def __init__(self) -> None:
         self.detector = language.default_detector()
         self.known = language.load_known_words() | _encoder_words()
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
@@ -107,28 +111,15 @@ def _set_intent(message: Message, name: str) -> None:
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
-class RedFlagOverride(GraphComponent):
+class RedFlagOverride(_RunTimeOnly):
     """Sets the intent to `urgent`, with a `red_flag` entity per category, when a red flag fires.
 
     Deterministic: whatever the classifiers before it thought, a patient who reports an
     emergency symptom gets the urgent reply.
     """
 
-    @classmethod
-    def create(
-        cls,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> RedFlagOverride:
-        return cls()
-
     def __init__(self) -> None:
         self.detector = default_detector()
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:

@@ -649,10 +649,14 @@ def _and_clause(words: Sequence[str], start: int, first: int, last: int) -> Tupl
     return own_first, own_last
 
 
-def _recent(segment: Sequence[str]) -> bool:
+def _neighbours(segment: Sequence[str]) -> Iterable[Tuple[int, str, str, str]]:
+    """(index, previous word, word, following word) for each word; "" past either end."""
     for i, word in enumerate(segment):
-        previous = segment[i - 1] if i else ""
-        following = segment[i + 1] if i + 1 < len(segment) else ""
+        yield i, segment[i - 1] if i else "", word, segment[i + 1] if i + 1 < len(segment) else ""
+
+
+def _recent(segment: Sequence[str]) -> bool:
+    for i, previous, word, following in _neighbours(segment):
         if word == "ago" and previous in RECENT_UNITS:
             return True
         if word == "now" and previous in RECOVERED:
@@ -667,9 +671,7 @@ def _recent(segment: Sequence[str]) -> bool:
 
 
 def _past(segment: Sequence[str]) -> bool:
-    for i, word in enumerate(segment):
-        previous = segment[i - 1] if i else ""
-        following = segment[i + 1] if i + 1 < len(segment) else ""
+    for _, previous, word, following in _neighbours(segment):
         if word == "ago" and previous in PAST_UNITS:
             return True
         if word == "last" and following in PAST_AFTER_LAST:
