@@ -175,6 +175,7 @@ PAST_UNITS = _set("year years month months week weeks decade decades ages while 
 RECENT_UNITS = _set("second seconds secs sec minute minutes mins min hour hours hrs hr day days moment moments")
 PAST_AFTER_LAST = _set(
     "year month week time summer winter spring autumn fall christmas session appointment treatment visit"
+    " blood injection injections vaccination vaccine jab shot dentist procedure surgery operation checkup"
 )
 PAST_PHRASES = (
     ("as", "a", "kid"),
@@ -280,6 +281,8 @@ ELIGIBILITY_PHRASES = (
 )
 BACKGROUND_WORDS = frozenset(["had", "history", "diagnosed", "suffered", "suffer"])
 NERVES_PHRASES = (
+    ("nervous", "wreck"),
+    ("hate", "needles"),
     ("thinking", "about"),
     ("think", "about"),
     ("thought", "of"),

@@ -335,6 +335,8 @@ NOT_REPORTED = [
     "   ",
     "I passed out at a blood test years ago and have been jumpy around needles since",
     "I had a mini stroke in 2015 and I am on aspirin now, can I still have needling?",
+    "I am a nervous wreck about tomorrow, I hate needles and nearly passed out at my last blood test",
+    "I fainted at my last vaccination, so will the needling make me faint too?",
 ]
 
 
