@@ -15,12 +15,26 @@ from tests.conftest import log_path
 TIMEOUT = 20.0
 
 
+def in_order(eio: Any) -> None:
+    """python-engineio's client hands each incoming message to a new thread, so under load the
+    test could see a turn's messages out of the order the server sent them in. Handle them one at
+    a time, on the reading thread, so the order checks below read the server's order."""
+    trigger = eio._trigger_event
+
+    def one_at_a_time(event: str, *args: Any, **kwargs: Any) -> Any:
+        kwargs["run_async"] = False
+        return trigger(event, *args, **kwargs)
+
+    eio._trigger_event = one_at_a_time
+
+
 class Patient:
     """One socket.io connection with a persistent session, as a web client would open it."""
 
     def __init__(self, url: str, session_id: Any = "") -> None:
         self.client = socketio.SimpleClient()
         self.client.connect(url, socketio_path="/socket.io", transports=["websocket"], wait_timeout=TIMEOUT)
+        in_order(self.client.client.eio)
         self.client.emit("session_request", {"session_id": session_id or f"sio-{uuid.uuid4().hex[:12]}"})
         event, self.session_id = self.client.receive(timeout=TIMEOUT)
         assert event == "session_confirm"
