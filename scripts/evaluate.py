@@ -51,7 +51,7 @@ RECALLS = [
 
 def normalised(text: str) -> str:
     """Lower case, punctuation dropped, spacing folded: how the leak test compares examples."""
-    return " ".join("".join(c if c.isalnum() or c.isspace() else " " for c in text.lower().replace("'", "")).split())
+    return " ".join("".join(c for c in text.lower() if c.isalnum() or c.isspace()).split())
 
 
 def load_examples(path: Path) -> List[Tuple[str, str]]:
