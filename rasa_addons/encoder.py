@@ -21,7 +21,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import yaml
@@ -329,9 +329,6 @@ class SentenceEncoder:
         vector = self.session.run(None, {"input_ids": ids})[0][0]
         vector.setflags(write=False)
         return vector
-
-    def encode_many(self, texts: Iterable[str]) -> np.ndarray:
-        return np.stack([self._encode(text) for text in texts]) if texts else np.zeros((0, DIM), np.float32)
 
 
 #: The encoder the loaded model uses (set by its NLU component), so the channels can encode a

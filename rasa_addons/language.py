@@ -15,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, FrozenSet, List, Mapping, Optional, Sequence
+from typing import Dict, FrozenSet, Mapping, Optional, Sequence
 
 import yaml
 
@@ -131,7 +131,3 @@ def load(path: Path = LANGUAGES_FILE) -> LanguageDetector:
 @functools.cache
 def default_detector(path: Path = LANGUAGES_FILE) -> LanguageDetector:
     return load(path)
-
-
-def words_of(text: str) -> List[str]:
-    return _WORD.findall(text)

@@ -18,7 +18,8 @@
    the same nodes in a dependency order worked out once per set of targets.
 6. The logistic-regression classifier built each message's row from the combined sequence and
    sentence features (three scipy stacks, the sequence ones thrown away). We build the same
-   row straight from the sentence features.
+   row straight from the sentence features: the sparse ones, then the dense ones (the sentence
+   vector), in Rasa's order.
 7. After `action_respond` every rule in data/rules/ ends the turn (the policy predicts
    `action_listen`), yet Rasa ran the whole policy ensemble a second time to learn that. When
    `action_respond` returns only replies and slots, we log the `action_listen` the policy would

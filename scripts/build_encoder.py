@@ -20,8 +20,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 from rasa_addons import encoder as enc
 
 #: Short and long, tidy and messy: the kinds of text the encoder will see.
@@ -121,5 +119,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    np.seterr(all="ignore")
     sys.exit(main())

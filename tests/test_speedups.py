@@ -83,6 +83,8 @@ def test_combining_features_without_deepcopy_gives_the_same_features():
 
 def featurised(seed: int, dense: bool = False) -> Message:
     message = Message(data={"text": "a question"})
+    if dense:  # first, so the rows must still put the sparse features before it, as Rasa does
+        message.add_features(Features(np.arange(3.0).reshape(1, 3), "sentence", "text", "encoder"))
     for number, (width, kind) in enumerate(((40, "sentence"), (7, "sequence"), (25, "sentence"))):
         rows = 1 if kind == "sentence" else 3
         matrix = scipy.sparse.random(rows, width, density=0.3, format="coo", random_state=seed + number)
@@ -102,11 +104,11 @@ def test_the_classifier_rows_match_rasas_own():
     np.testing.assert_array_equal(ours.toarray(), stock.toarray())
 
 
-def test_messages_with_dense_features_take_rasas_own_way():
-    messages = [featurised(3, dense=True)]
+def test_rows_with_dense_features_match_rasas_own():
+    messages = [featurised(seed, dense=True) for seed in (3, 4)]
     classifier = LogisticRegressionClassifier.__new__(LogisticRegressionClassifier)
     ours = speedups._create_x(classifier, messages)
-    assert ours.shape == (1, 69)
+    assert ours.shape == (2, 72)
     np.testing.assert_array_equal(ours.toarray(), speedups._original_create_x(classifier, messages).toarray())
 
 
