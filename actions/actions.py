@@ -9,9 +9,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.dialogue import Turn, decide, history_from_events
-from actions.knowledge import KnowledgeStore
-from actions.replies import Reply
+from needlewise.dialogue import Turn, decide, history_from_events
+from needlewise.knowledge import KnowledgeStore
+from needlewise.replies import Reply
 
 logger = logging.getLogger(__name__)
 

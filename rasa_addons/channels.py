@@ -1,6 +1,6 @@
 """Needlewise's REST and socket.io channels: Rasa's own, with a safety net around every turn.
 
-Before Rasa sees a message it is cleaned, shortened, redacted and checked (rasa_addons/inputs.py);
+Before Rasa sees a message it is cleaned, shortened, redacted and checked (needlewise/inputs.py);
 empty messages, "forget me" and senders over the rate limit are answered here. After the turn,
 if no `custom` reply went out (the action server is down, the tracker store failed, anything
 raised), the safety net sends one built from the same knowledge file; a patient who reports a
@@ -16,7 +16,6 @@ import asyncio
 import inspect
 import json
 import logging
-import os
 import uuid
 from typing import Any, Awaitable, Callable, Dict, List, Optional
 
@@ -28,12 +27,12 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from actions import replies
-from actions.knowledge import KnowledgeBase, KnowledgeFileError, KnowledgeStore
+from needlewise import replies, settings
+from needlewise.inputs import RateLimiter, prepare, valid_sender
+from needlewise.knowledge import KnowledgeBase, KnowledgeFileError, KnowledgeStore
+from needlewise.red_flags import default_detector, summary
+from needlewise.retention import KIOSK_PREFIX
 from rasa_addons import encoder, speedups
-from rasa_addons.inputs import RateLimiter, prepare, valid_sender
-from rasa_addons.red_flags import default_detector, summary
-from rasa_addons.retention import KIOSK_PREFIX
 
 logger = logging.getLogger(__name__)
 speedups.apply()
@@ -44,14 +43,14 @@ LAST_RESORT = (
     "Sorry, I can't answer right now. Please ask the clinic's front desk. "
     "If you feel unwell or it is an emergency, call your local emergency number now."
 )
-TURN_TIMEOUT_SECONDS = float(os.environ.get("TURN_TIMEOUT_SECONDS", "30"))
+TURN_TIMEOUT_SECONDS = settings.current().turn_timeout_seconds
 SURFACES = ("web", "kiosk")
 #: socket.io clients pick their session id; shorter ones are replaced by a random one.
 MIN_SESSION_ID = 16
 
 _store: Optional[KnowledgeStore] = None
-SENDER_LIMIT = RateLimiter(int(os.environ.get("RATE_LIMIT_PER_SENDER", "30")))
-CLIENT_LIMIT = RateLimiter(int(os.environ.get("RATE_LIMIT_PER_CLIENT", "600")))
+SENDER_LIMIT = RateLimiter(settings.current().rate_limit_per_sender)
+CLIENT_LIMIT = RateLimiter(settings.current().rate_limit_per_client)
 
 
 def knowledge_store() -> KnowledgeStore:

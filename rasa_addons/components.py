@@ -23,8 +23,9 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from rasa_addons import encoder, language
-from rasa_addons.red_flags import default_detector
+from needlewise import language
+from needlewise.red_flags import default_detector
+from rasa_addons import encoder
 
 URGENT_INTENT = "urgent"
 RED_FLAG_ENTITY = "red_flag"
@@ -52,7 +53,7 @@ class _RunTimeOnly(GraphComponent):
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class LanguageGuard(_RunTimeOnly):
-    """The language detector (rasa_addons/language.py) decides whether a message is English.
+    """The language detector (needlewise/language.py) decides whether a message is English.
 
     Another language: the intent becomes `other_language`, with a `language` entity. English,
     but the classifier said `other_language`: the intent becomes `nlu_fallback` (the patient is

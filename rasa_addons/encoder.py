@@ -26,7 +26,8 @@ from typing import Dict, List, Mapping, Optional, Sequence
 import numpy as np
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from needlewise.settings import ROOT
+
 SETTINGS_FILE = ROOT / "bot" / "nlp" / "encoder.yml"
 BUILD_DIR = ROOT / "build" / "encoder"
 MODEL_FILE = "model.onnx"

@@ -4,9 +4,10 @@ list (`ps` shows a process's original arguments to every user of the machine).""
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import List, Optional
+
+from needlewise import settings
 
 
 def arguments(argv: List[str], token: Optional[str]) -> List[str]:
@@ -17,7 +18,7 @@ def arguments(argv: List[str], token: Optional[str]) -> List[str]:
 def main() -> None:
     from rasa.__main__ import main as rasa_main
 
-    sys.argv = [sys.argv[0], *arguments(sys.argv[1:], os.environ.get("RASA_API_TOKEN"))]
+    sys.argv = [sys.argv[0], *arguments(sys.argv[1:], settings.current().rasa_api_token)]
     rasa_main()
 
 

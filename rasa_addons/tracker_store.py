@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -25,10 +24,11 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.engine import make_url
 
-from rasa_addons.retention import KIOSK_PREFIX, Retention, delete_conversation, engine_for, tracker_store_url
+from needlewise import settings
+from needlewise.retention import KIOSK_PREFIX, Retention, delete_conversation, engine_for, tracker_store_url
 
-CACHE_SIZE = int(os.environ.get("TRACKER_CACHE_SIZE", "500"))
-CACHE_SECONDS = float(os.environ.get("TRACKER_CACHE_SECONDS", "600"))
+CACHE_SIZE = settings.current().tracker_cache_size
+CACHE_SECONDS = settings.current().tracker_cache_seconds
 
 
 @dataclass
@@ -72,7 +72,7 @@ class NeedlewiseTrackerStore(SQLTrackerStore):
         self._cache: OrderedDict[str, _Cached] = OrderedDict()
         self._table = self.SQLEvent.__table__
         # The purge deletes idle kiosk conversations in another process: the cache lets them go no later.
-        retention = Retention.from_env()
+        retention = Retention.from_settings()
         kiosk_seconds = CACHE_SECONDS if retention.keep_kiosk else retention.kiosk_minutes * 60
         self._kiosk_seconds = min(CACHE_SECONDS, kiosk_seconds)
 

@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import List
 
 import pytest
 
-from actions.knowledge import (
+from needlewise import settings
+from needlewise.knowledge import (
     DEFAULT_CLINIC_FILE,
     DEFAULT_KNOWLEDGE_FILE,
     KnowledgeBase,
     load_knowledge,
     load_topic_spec,
 )
+from needlewise.settings import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 SHARED_SPEC = ROOT.parent / "shared" / "spec"
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings():
+    """Each test reads the environment afresh (a test may set variables with monkeypatch)."""
+    settings.current.cache_clear()
+    yield
+    settings.current.cache_clear()
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +43,7 @@ def kb() -> KnowledgeBase:
 
 @pytest.fixture(scope="session")
 def model_path() -> Path:
-    path = Path(os.environ.get("MODEL", ROOT / "models" / "needlewise.tar.gz"))
+    path = settings.current().model
     if not path.exists():
         pytest.fail(f"No trained model at {path}: `make test` trains it first (make train).")
     return path
@@ -44,16 +52,16 @@ def model_path() -> Path:
 @pytest.fixture(scope="session")
 def stack(model_path: Path, tmp_path_factory):
     """The real action server, Rasa server and web server, on free ports, for the whole session."""
-    from scripts.stack import Settings, Stack
+    from servers.stack import Stack, StackConfig
 
     database = tmp_path_factory.mktemp("tracker") / "conversations.db"
-    settings = Settings.free(
+    config = StackConfig.free(
         model=model_path,
         log_dir=ROOT / "results" / "logs",
         # the whole suite shares 127.0.0.1: a higher per-address limit keeps the suite from tripping it
         extra_env={"TRACKER_STORE_URL": f"sqlite:///{database}", "RATE_LIMIT_PER_CLIENT": "5000"},
     )
-    with Stack(settings) as running:
+    with Stack(config) as running:
         running.database = database
         yield running
 
@@ -63,7 +71,7 @@ def rest_turn(stack, sender: str, message, timeout: float = 30.0):
     import requests
 
     response = requests.post(
-        f"{stack.settings.rasa_url}/webhooks/rest/webhook",
+        f"{stack.config.rasa_url}/webhooks/rest/webhook",
         json={"sender": sender, "message": message},
         timeout=timeout,
     )
@@ -86,4 +94,4 @@ def leaks(text: str) -> List[str]:
 
 def log_path(stack, name: str) -> Path:
     """Where the stack writes one server's log."""
-    return Path(stack.settings.log_dir) / f"{name}.log"
+    return Path(stack.config.log_dir) / f"{name}.log"

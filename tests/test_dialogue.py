@@ -1,4 +1,4 @@
-"""Every dialogue path of `actions.dialogue.decide`, checked against the reply contract.
+"""Every dialogue path of `needlewise.dialogue.decide`, checked against the reply contract.
 
 Conversations are replayed the way the action server sees them: each turn's reply becomes
 Rasa tracker events (`user`, `action`, `bot` with `data.custom`), and the next turn reads its
@@ -14,10 +14,10 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import pytest
 import yaml
 
-from actions import replies
-from actions.dialogue import History, Turn, decide, history_from_events
-from actions.knowledge import TOPICS_FILE, KnowledgeBase
-from actions.replies import STARTER_TOPICS, Reply, custom_of
+from needlewise import replies
+from needlewise.dialogue import History, Turn, decide, history_from_events
+from needlewise.knowledge import TOPICS_FILE, KnowledgeBase
+from needlewise.replies import STARTER_TOPICS, Reply, custom_of
 
 SPEC = yaml.safe_load(TOPICS_FILE.read_text(encoding="utf-8"))
 TOPIC_IDS = list(SPEC["topics"])
@@ -107,7 +107,7 @@ def buttons(reply: Reply) -> List[Dict[str, str]]:
 
 
 def test_every_button_payload_is_signed(kb):
-    from actions.signing import verify
+    from needlewise.signing import verify
 
     reply = replies.answer(kb, "what_is_dry_needling")
     signed = [b for m in reply for b in m.get("buttons", [])]
@@ -574,9 +574,9 @@ def test_the_action_server_down_reply_is_a_handoff(kb: KnowledgeBase) -> None:
 
 
 def test_the_kinds_the_evaluation_expects_are_the_kinds_decide_gives(kb):
-    """actions.dialogue.INTENT_KINDS (used by `make eval` and the integration tests) is kept by hand:
+    """needlewise.dialogue.INTENT_KINDS (used by `make eval` and the integration tests) is kept by hand:
     it must say what `decide` does, for every intent, after an answered question."""
-    from actions.dialogue import INTENT_KINDS, kind_of
+    from needlewise.dialogue import INTENT_KINDS, kind_of
 
     history = History([{"kind": "answer", "topic": "common_side_effects"}])
     for intent in [*INTENT_KINDS, *kb.entries]:

@@ -141,7 +141,7 @@ def test_a_build_records_what_it_checked(built):
 
 
 def test_the_build_refuses_changed_weights(tmp_path, monkeypatch):
-    from scripts import build_encoder
+    from tools import build_encoder
 
     fake = tmp_path / "pkg" / "model"
     real = enc.package_model_dir(enc.Settings.load().package)

@@ -23,7 +23,8 @@ from typing import Any, Dict, List, Optional
 import pytest
 import requests
 
-from actions.replies import KINDS
+from needlewise import settings
+from needlewise.replies import KINDS
 from tests.conftest import PERSONAL, contract_customs, leaks, log_path
 
 pytestmark = pytest.mark.integration
@@ -39,7 +40,7 @@ def new_sender(prefix: str = "hd") -> str:
 
 
 def webhook(stack) -> str:
-    return f"{stack.settings.rasa_url}/webhooks/rest/webhook"
+    return f"{stack.config.rasa_url}/webhooks/rest/webhook"
 
 
 def turn(stack, sender: str, message: Any, metadata: Optional[dict] = None, timeout: float = 30.0) -> Messages:
@@ -112,15 +113,15 @@ def api_stack(stack, tmp_path_factory):
     Started without waiting: it boots while the locked-tracker-store test waits on SQLite, and
     the API test waits for it to be ready. Stopped when this module's tests are done.
     """
-    from scripts.stack import Settings, Stack
+    from servers.stack import Stack, StackConfig
 
     folder = tmp_path_factory.mktemp("api")
-    settings = Settings.free(
-        model=stack.settings.model,
+    config = StackConfig.free(
+        model=stack.config.model,
         log_dir=folder,
         extra_env={"RASA_API_TOKEN": "t0ken", "TRACKER_STORE_URL": f"sqlite:///{folder / 'api.db'}"},
     )
-    api = Stack(settings)
+    api = Stack(config)
     try:
         api.start(["actions", "rasa"])
         yield api
@@ -258,7 +259,7 @@ MALFORMED = {
 
 
 def still_serving(stack) -> None:
-    health = requests.get(f"{stack.settings.rasa_url}/webhooks/rest/", timeout=10)
+    health = requests.get(f"{stack.config.rasa_url}/webhooks/rest/", timeout=10)
     assert health.status_code == 200 and health.json() == {"status": "ok"}
 
 
@@ -289,7 +290,7 @@ def test_get_on_the_webhook_is_not_allowed(stack):
 
 @pytest.mark.parametrize("body", [{"sender": "a b"}, {"sender": 5}, {}, ["x"]])
 def test_a_malformed_forget_request_gets_a_json_error(stack, body):
-    response = requests.post(f"{stack.settings.rasa_url}/webhooks/rest/forget", json=body, timeout=10)
+    response = requests.post(f"{stack.config.rasa_url}/webhooks/rest/forget", json=body, timeout=10)
     assert response.status_code == 400
     assert isinstance(response.json()["error"], str)
 
@@ -353,7 +354,7 @@ def test_the_forget_route_deletes_a_conversation(stack):
     one_custom(turn(stack, sender, "what is dry needling?"))
     one_custom(turn(stack, bystander, "what is dry needling?"))
     assert stored(stack, sender)
-    response = requests.post(f"{stack.settings.rasa_url}/webhooks/rest/forget", json={"sender": sender}, timeout=10)
+    response = requests.post(f"{stack.config.rasa_url}/webhooks/rest/forget", json={"sender": sender}, timeout=10)
     assert response.status_code == 200
     assert response.json() == {"deleted": True}
     assert stored(stack, sender) == []
@@ -367,7 +368,7 @@ def test_kiosk_conversations_are_stored_under_a_kiosk_prefix_and_forgotten_toget
     assert {m["recipient_id"] for m in messages} == {f"kiosk:{sender}"}
     assert stored(stack, f"kiosk:{sender}")
     assert stored(stack, sender) == []
-    response = requests.post(f"{stack.settings.rasa_url}/webhooks/rest/forget", json={"sender": sender}, timeout=10)
+    response = requests.post(f"{stack.config.rasa_url}/webhooks/rest/forget", json={"sender": sender}, timeout=10)
     assert response.status_code == 200
     assert stored(stack, f"kiosk:{sender}") == []
 
@@ -474,14 +475,14 @@ def test_a_killed_web_server_is_restarted(stack, kb):
     kill(stack, "web")
     try:
         with pytest.raises(requests.ConnectionError):
-            requests.get(f"{stack.settings.web_url}/", timeout=5)
+            requests.get(f"{stack.config.web_url}/", timeout=5)
         answers_what_is_dry_needling(stack, kb)  # the bot does not need the web server
         assert stack.supervise_once() == ["web"]
         assert stack.restarts["web"] == restarts + 1
         stack.wait_ready(["web"], timeout=60)
     finally:
         restore(stack, "web")
-    assert requests.get(f"{stack.settings.web_url}/", timeout=10).status_code == 200
+    assert requests.get(f"{stack.config.web_url}/", timeout=10).status_code == 200
 
 
 # --- security: Rasa's HTTP API, CORS, the web pages ------------------------------------------------
@@ -501,24 +502,24 @@ def call(base: str, method: str, path: str, **kwargs: Any) -> requests.Response:
 
 
 def test_rasa_http_api_is_off_in_the_normal_stack(stack):
-    if os.environ.get("RASA_API_TOKEN"):
+    if settings.current().rasa_api_token:
         pytest.skip("RASA_API_TOKEN is set in this environment, so the API is on by design")
     for method, path in [*API_CALLS, ("GET", "/version")]:
-        assert call(stack.settings.rasa_url, method, path).status_code == 404, (method, path)
-        assert call(stack.settings.rasa_url, method, path, params={"token": "guess"}).status_code == 404
+        assert call(stack.config.rasa_url, method, path).status_code == 404, (method, path)
+        assert call(stack.config.rasa_url, method, path, params={"token": "guess"}).status_code == 404
 
 
 def test_rasa_http_api_needs_the_token_when_it_is_on(api_stack):
     api_stack.wait_ready(["actions", "rasa"], timeout=120)
     rasa_pid = api_stack.processes["rasa"].pid
     assert b"t0ken" not in Path(f"/proc/{rasa_pid}/cmdline").read_bytes(), "the token is not in the process list"
-    base = api_stack.settings.rasa_url
+    base = api_stack.config.rasa_url
     for method, path in API_CALLS:
         assert call(base, method, path).status_code == 401, (method, path)
         assert call(base, method, path, params={"token": "wrong"}).status_code == 401, (method, path)
     status = requests.get(f"{base}/status", params={"token": "t0ken"}, timeout=10)
     assert status.status_code == 200
-    assert status.json()["model_file"] == Path(api_stack.settings.model).name
+    assert status.json()["model_file"] == Path(api_stack.config.model).name
     # the patients' channel works as usual next to the API
     assert one_custom(turn(api_stack, new_sender("api"), "hello"))["kind"] == "greeting"
 
@@ -545,26 +546,26 @@ def test_cors_allows_only_the_clinic_origin(stack):
         timeout=10,
     )
     assert "Access-Control-Allow-Origin" not in response.headers
-    own = preflight(stack, stack.settings.web_url)
+    own = preflight(stack, stack.config.web_url)
     assert own.status_code in (200, 204)
-    assert own.headers.get("Access-Control-Allow-Origin") == stack.settings.web_url
+    assert own.headers.get("Access-Control-Allow-Origin") == stack.config.web_url
     assert "POST" in own.headers.get("Access-Control-Allow-Methods", "")
 
 
 def test_cors_origins_come_from_cors_origins(monkeypatch):
-    from scripts.stack import Settings
+    from servers.stack import StackConfig
 
     monkeypatch.delenv("CORS_ORIGINS", raising=False)
-    settings = Settings.free(extra_env={"CORS_ORIGINS": "https://clinic.example https://kiosk.example"})
-    assert settings.cors_origins() == ["https://clinic.example", "https://kiosk.example"]
-    default = Settings.free()
+    config = StackConfig.free(extra_env={"CORS_ORIGINS": "https://clinic.example https://kiosk.example"})
+    assert config.cors_origins() == ["https://clinic.example", "https://kiosk.example"]
+    default = StackConfig.free()
     assert default.cors_origins() == [default.web_url]
     assert "*" not in default.commands()["rasa"]
 
 
 @pytest.mark.parametrize("path", ["/", "/config.json", "/topics.json", "/no-such-page"])
 def test_the_web_pages_carry_security_headers(stack, path):
-    response = requests.get(f"{stack.settings.web_url}{path}", timeout=10)
+    response = requests.get(f"{stack.config.web_url}{path}", timeout=10)
     assert response.status_code == (404 if path == "/no-such-page" else 200)
     csp = response.headers.get("Content-Security-Policy", "")
     directives = {part.split()[0]: part.split()[1:] for part in csp.split(";") if part.strip()}
@@ -572,15 +573,15 @@ def test_the_web_pages_carry_security_headers(stack, path):
     assert "*" not in directives["frame-ancestors"]
     assert directives.get("default-src") == ["'self'"]
     assert directives.get("object-src") == ["'none'"]
-    assert stack.settings.rasa_url in directives.get("connect-src", [])
+    assert stack.config.rasa_url in directives.get("connect-src", [])
     assert "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp
     assert response.headers.get("X-Content-Type-Options") == "nosniff"
     assert response.headers.get("Referrer-Policy") == "no-referrer"
 
 
 def test_the_web_server_serves_nothing_outside_its_folder(stack):
-    host, port = stack.settings.host, stack.settings.web_port
-    for path in ["/../README.md", "/../../scripts/stack.py", "/%2e%2e/README.md", "/..%2fREADME.md"]:
+    host, port = stack.config.host, stack.config.web_port
+    for path in ["/../README.md", "/../../servers/stack.py", "/%2e%2e/README.md", "/..%2fREADME.md"]:
         connection = http.client.HTTPConnection(host, port, timeout=10)
         try:
             connection.request("GET", path)
@@ -593,16 +594,16 @@ def test_the_web_server_serves_nothing_outside_its_folder(stack):
 
 
 def test_the_web_config_holds_no_secrets(stack):
-    config = requests.get(f"{stack.settings.web_url}/config.json", timeout=10).text
-    assert stack.settings.payload_secret not in config
+    config = requests.get(f"{stack.config.web_url}/config.json", timeout=10).text
+    assert stack.config.payload_secret not in config
     assert "PAYLOAD_SECRET" not in config and "token" not in config.lower()
 
 
 def test_the_payload_secret_is_not_on_the_command_lines(stack):
     """Secrets go to the servers through the environment, not through `ps`-visible arguments."""
     for name in ("actions", "rasa", "web"):
-        arguments = " ".join(stack.settings.commands()[name])
-        assert stack.settings.payload_secret not in arguments
+        arguments = " ".join(stack.config.commands()[name])
+        assert stack.config.payload_secret not in arguments
     if shutil.which("ps"):
         listing = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=False).stdout
-        assert stack.settings.payload_secret not in listing
+        assert stack.config.payload_secret not in listing

@@ -9,8 +9,8 @@ from typing import Dict, List
 
 import pytest
 
-from scripts.evaluate import HELDOUT, load_examples, normalised
 from tests.conftest import ROOT
+from tools.evaluate import HELDOUT, load_examples, normalised
 
 NLU_DATA = ROOT / "data" / "nlu"
 

@@ -1,4 +1,4 @@
-"""What a patient sends, made safe before Rasa sees it (rasa_addons/inputs.py). Unit tests, no servers."""
+"""What a patient sends, made safe before Rasa sees it (needlewise/inputs.py). Unit tests, no servers."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import unicodedata
 
 import pytest
 
-from actions.signing import sign
-from rasa_addons.inputs import (
+from needlewise.inputs import (
     MAX_COMBINING_PER_CHAR,
     MAX_MESSAGE_CHARS,
     RateLimiter,
@@ -20,6 +19,7 @@ from rasa_addons.inputs import (
     shorten,
     valid_sender,
 )
+from needlewise.signing import sign
 
 
 def marks(text: str) -> int:
@@ -243,7 +243,7 @@ def test_the_ordinary_corpus_is_large_enough():
     ["I'm Bleeding and it won't stop", "I'm Fainting", "I am Suicidal", "im Suicidal", "I'm Numb in my arm"],
 )
 def test_redact_never_removes_a_symptom_the_red_flag_layer_needs(message):
-    from rasa_addons.red_flags import default_detector
+    from needlewise.red_flags import default_detector
 
     detector = default_detector()
     assert detector.detect(message), "the corpus message itself must be a red flag"

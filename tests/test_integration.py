@@ -7,7 +7,7 @@ import uuid
 import pytest
 import requests
 
-from actions.replies import KINDS as REPLY_KINDS
+from needlewise.replies import KINDS as REPLY_KINDS
 from tests.conftest import contract_customs, rest_turn
 
 pytestmark = pytest.mark.integration
@@ -92,12 +92,12 @@ def test_someone_who_wants_a_person_gets_the_front_desk(stack, kb):
 
 
 def test_the_web_server_serves_the_clinic_page(stack):
-    response = requests.get(f"{stack.settings.web_url}/", timeout=10)
+    response = requests.get(f"{stack.config.web_url}/", timeout=10)
     assert response.status_code == 200
     assert "text/html" in response.headers["Content-Type"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-    config = requests.get(f"{stack.settings.web_url}/config.json", timeout=10).json()
-    assert config["rasaUrl"] == stack.settings.rasa_url
+    config = requests.get(f"{stack.config.web_url}/config.json", timeout=10).json()
+    assert config["rasaUrl"] == stack.config.rasa_url
 
 
 def test_every_turn_is_answered_while_the_action_server_is_down(stack, kb):
@@ -129,8 +129,8 @@ def story_turns() -> list:
 
     import yaml
 
-    from actions.dialogue import kind_of
-    from actions.knowledge import load_topic_spec
+    from needlewise.dialogue import kind_of
+    from needlewise.knowledge import load_topic_spec
 
     topics = load_topic_spec()
     stories = []

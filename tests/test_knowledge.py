@@ -17,7 +17,7 @@ from typing import List, Optional, Tuple
 import pytest
 import yaml
 
-from actions.knowledge import (
+from needlewise.knowledge import (
     DEFAULT_CLINIC_FILE,
     DEFAULT_KNOWLEDGE_FILE,
     ROOT,
@@ -30,8 +30,8 @@ from actions.knowledge import (
     load_knowledge,
     load_topic_spec,
 )
-from actions.readability import grade
-from scripts import check_knowledge
+from tools import check_knowledge
+from tools.readability import grade
 
 SHIPPED = DEFAULT_KNOWLEDGE_FILE.read_text(encoding="utf-8")
 SHIPPED_CLINIC = DEFAULT_CLINIC_FILE.read_text(encoding="utf-8")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
+from needlewise.language import LanguageDetector, default_detector, load_known_words, readable
 from rasa_addons.components import LanguageGuard
-from rasa_addons.language import LanguageDetector, default_detector, load_known_words, readable
 
 FIXTURE = LanguageDetector(
     scripts={"ar": ["Arabic"], "ru": ["Cyrillic"]},

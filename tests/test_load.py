@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scripts.load import LoadResult, contract_problem, questions
+from tools.load import LoadResult, contract_problem, questions
 
 
 def test_percentiles_and_throughput():

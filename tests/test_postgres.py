@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from scripts.stack import Settings, Stack, free_port
+from servers.stack import Stack, StackConfig, free_port
 from tests.conftest import contract_customs, leaks
 
 pytestmark = pytest.mark.integration
@@ -71,8 +71,8 @@ def postgres_url():
 
 @pytest.fixture(scope="module")
 def pg_stack(postgres_url, model_path: Path):
-    settings = Settings.free(model=model_path, extra_env={"TRACKER_STORE_URL": postgres_url})
-    stack = Stack(settings)
+    config = StackConfig.free(model=model_path, extra_env={"TRACKER_STORE_URL": postgres_url})
+    stack = Stack(config)
     try:
         stack.start(["actions", "rasa"])
         stack.wait_ready(["actions", "rasa"])
@@ -83,7 +83,7 @@ def pg_stack(postgres_url, model_path: Path):
 
 def turn(stack, sender: str, text: str) -> list:
     response = requests.post(
-        f"{stack.settings.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=30
+        f"{stack.config.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=30
     )
     assert response.status_code == 200
     return response.json()
@@ -118,7 +118,7 @@ def test_forget_me_deletes_the_conversation_from_postgresql(pg_stack, postgres_u
 
 
 def test_retention_purges_postgresql(pg_stack, postgres_url):
-    from rasa_addons.retention import Retention, engine_for, purge
+    from needlewise.retention import Retention, engine_for, purge
 
     sender = f"pg-{uuid.uuid4().hex[:10]}"
     turn(pg_stack, sender, "how long does soreness last?")

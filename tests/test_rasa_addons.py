@@ -79,8 +79,8 @@ async def test_a_turn_that_replied_is_left_alone():
 
 
 async def test_one_client_address_over_its_limit_gets_a_friendly_reply(monkeypatch, kb):
+    from needlewise.inputs import RateLimiter
     from rasa_addons import channels
-    from rasa_addons.inputs import RateLimiter
 
     monkeypatch.setattr(channels, "CLIENT_LIMIT", RateLimiter(2))
     handled = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rasa_addons.red_flags import (
+from needlewise.red_flags import (
     RedFlag,
     RedFlagDetector,
     Speller,

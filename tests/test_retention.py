@@ -1,4 +1,4 @@
-"""How long conversations are kept (rasa_addons/retention.py), on a real SQLite tracker store."""
+"""How long conversations are kept (needlewise/retention.py), on a real SQLite tracker store."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from rasa_addons.retention import (
+from needlewise import settings
+from needlewise.settings import Settings
+
+from needlewise.retention import (
     KIOSK_PREFIX,
     Retention,
     delete_conversation,
@@ -36,6 +39,7 @@ CONVERSATIONS = {
 def database(tmp_path: Path, monkeypatch) -> Path:
     path = tmp_path / "store" / "conversations.db"
     monkeypatch.setenv("TRACKER_STORE_URL", f"sqlite:///{path}")
+    settings.current.cache_clear()
     return path
 
 
@@ -158,11 +162,12 @@ async def test_the_tracker_store_deletes_a_conversation_for_forget_me(filled):
 
 
 def test_scripts_purge_main_purges_the_store_named_by_the_url(filled, monkeypatch, capsys):
-    from scripts import purge as purge_script
+    from tools import purge as purge_script
 
     monkeypatch.setenv("RETENTION_DAYS", "30")
     monkeypatch.setenv("KIOSK_RETENTION_MINUTES", "15")
     monkeypatch.delenv("KEEP_KIOSK_CONVERSATIONS", raising=False)
+    settings.current.cache_clear()
     assert purge_script.main() == 0
     out = capsys.readouterr().out
     assert "Deleted 1 conversation(s) older than 30 days" in out
@@ -171,10 +176,11 @@ def test_scripts_purge_main_purges_the_store_named_by_the_url(filled, monkeypatc
 
 
 def test_scripts_purge_main_keeps_kiosk_conversations_when_configured(filled, monkeypatch, capsys):
-    from scripts import purge as purge_script
+    from tools import purge as purge_script
 
     monkeypatch.setenv("RETENTION_DAYS", "3")
     monkeypatch.setenv("KEEP_KIOSK_CONVERSATIONS", "true")
+    settings.current.cache_clear()
     assert purge_script.main() == 0
     out = capsys.readouterr().out
     assert "Deleted 1 conversation(s) older than 3 days." in out
@@ -188,9 +194,10 @@ def test_a_database_without_the_events_table_purges_nothing(tmp_path, monkeypatc
     assert purge(engine, Retention()) == {"conversations": 0, "kiosk": 0}
     assert delete_conversation(engine, "anyone") == 0
     assert not sa.inspect(engine).has_table("events")  # purging does not create the table
-    from scripts import purge as purge_script
+    from tools import purge as purge_script
 
     monkeypatch.setenv("TRACKER_STORE_URL", f"sqlite:///{path}")
+    settings.current.cache_clear()
     assert purge_script.main() == 0
     assert "Deleted 0 conversation(s)" in capsys.readouterr().out
 
@@ -201,19 +208,18 @@ def test_engine_for_makes_the_folder_of_a_sqlite_database(tmp_path):
     assert path.parent.is_dir()
 
 
-def test_retention_from_the_environment(monkeypatch):
-    for name in ("RETENTION_DAYS", "KIOSK_RETENTION_MINUTES", "KEEP_KIOSK_CONVERSATIONS"):
-        monkeypatch.delenv(name, raising=False)
-    assert Retention.from_env() == Retention(days=30.0, kiosk_minutes=15.0, keep_kiosk=False)
-    monkeypatch.setenv("RETENTION_DAYS", "7.5")
-    monkeypatch.setenv("KIOSK_RETENTION_MINUTES", "5")
-    for value, keep in [("true", True), ("YES", True), ("1", True), ("false", False), ("no", False)]:
-        monkeypatch.setenv("KEEP_KIOSK_CONVERSATIONS", value)
-        assert Retention.from_env() == Retention(days=7.5, kiosk_minutes=5.0, keep_kiosk=keep)
+def test_retention_comes_from_the_settings():
+    assert Retention.from_settings(Settings.from_environment({})) == Retention(30.0, 15.0, False)
+    for value, keep in [("true", True), ("false", False)]:
+        values = Settings.from_environment(
+            {"RETENTION_DAYS": "7.5", "KIOSK_RETENTION_MINUTES": "5", "KEEP_KIOSK_CONVERSATIONS": value}
+        )
+        assert Retention.from_settings(values) == Retention(days=7.5, kiosk_minutes=5.0, keep_kiosk=keep)
 
 
 def test_the_default_store_is_sqlite_in_var(monkeypatch):
     monkeypatch.delenv("TRACKER_STORE_URL", raising=False)
+    settings.current.cache_clear()
     assert tracker_store_url().startswith("sqlite:///")
     assert tracker_store_url().endswith(str(Path("var") / "conversations.db"))
     assert KIOSK_PREFIX == "kiosk:"
@@ -251,6 +257,7 @@ async def test_a_kiosk_conversation_leaves_the_cache_when_the_purge_may_delete_i
     from rasa_addons.tracker_store import NeedlewiseTrackerStore
 
     monkeypatch.setenv("KIOSK_RETENTION_MINUTES", "0.002")  # 0.12 s
+    settings.current.cache_clear()
     store = NeedlewiseTrackerStore()
     for sender in ("kiosk:abc", "web-abc"):
         await store.save(DialogueStateTracker.from_events(sender, [UserUttered("hi", {"name": "greet"})]))

@@ -60,7 +60,7 @@ class Patient:
 
 @pytest.fixture
 def patient(stack):
-    opened = Patient(stack.settings.rasa_url)
+    opened = Patient(stack.config.rasa_url)
     yield opened
     opened.close()
 
@@ -132,17 +132,17 @@ def test_a_kiosk_conversation_over_socketio_gets_its_replies(patient):
 def test_a_closed_websocket_leaves_no_error_in_the_log(stack):
     log = log_path(stack, "rasa")
     before = log.read_text(errors="replace")
-    opened = Patient(stack.settings.rasa_url)
+    opened = Patient(stack.config.rasa_url)
     opened.say("hi")
     opened.close()
-    Patient(stack.settings.rasa_url).close()
+    Patient(stack.config.rasa_url).close()
     time.sleep(2)  # the server notices the closed sockets within milliseconds; give it ample time
     after = log.read_text(errors="replace")[len(before) :]
     assert "Invalid response type" not in after and "Traceback" not in after
 
 
 def test_a_short_guessable_session_id_is_replaced_by_a_random_one(stack):
-    opened = Patient(stack.settings.rasa_url, session_id="patient-1")
+    opened = Patient(stack.config.rasa_url, session_id="patient-1")
     try:
         assert opened.session_id != "patient-1" and len(opened.session_id) >= 16
         (custom,) = customs(opened.say("does dry needling hurt?"))

@@ -180,7 +180,7 @@ def test_a_conversation_is_the_same_with_and_without_the_speed_fixes(stack, mode
     from rasa.core.agent import Agent
     from rasa.utils.endpoints import EndpointConfig
 
-    agent = Agent.load(str(model_path), action_endpoint=EndpointConfig(f"{stack.settings.actions_url}/webhook"))
+    agent = Agent.load(str(model_path), action_endpoint=EndpointConfig(f"{stack.config.actions_url}/webhook"))
     fast = asyncio.run(converse(agent, "fast"))
     with monkeypatch.context() as stock:
         stock.setattr(DaskGraphRunner, "run", speedups._original_run_graph)

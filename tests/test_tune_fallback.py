@@ -1,11 +1,11 @@
-"""scripts/tune_fallback.py: the folds and the cost it scores thresholds by."""
+"""tools/tune_fallback.py: the folds and the cost it scores thresholds by."""
 
 from __future__ import annotations
 
 from collections import Counter
 
-from scripts.tune_fallback import THRESHOLDS, configured, cost, folds
 from tests.conftest import ROOT
+from tools.tune_fallback import THRESHOLDS, configured, cost, folds
 
 
 def test_folds_split_every_example_once_and_keep_each_intent_spread():

@@ -49,7 +49,7 @@
     clinic: Object.assign({}, client.DEFAULT_CONFIG.clinic),
     evidenceLevels: {},
   };
-  // "kiosk:" marks the conversation for the bot's short kiosk retention (rasa_addons/retention.py).
+  // "kiosk:" marks the conversation for the bot's short kiosk retention (needlewise/retention.py).
   let sender = client.newSenderId("kiosk:");
   let epoch = 0; // bumps on every reset, so a late reply never lands in a fresh conversation
   let busy = false;

@@ -8,7 +8,6 @@ the page makes; at the end of the test every one of them must have gone to this 
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List
@@ -17,7 +16,9 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-ROOT = Path(__file__).resolve().parents[2]
+from needlewise import settings
+from needlewise.settings import ROOT
+
 SCREENSHOTS = ROOT / "results" / "screenshots"
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -40,7 +41,7 @@ class Recorder:
 
 @pytest.fixture(scope="session")
 def browser():
-    executable = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    executable = str(settings.current().chromium)
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield launched
@@ -49,12 +50,12 @@ def browser():
 
 @pytest.fixture(scope="session")
 def web_url(stack) -> str:
-    return stack.settings.web_url
+    return stack.config.web_url
 
 
 @pytest.fixture(scope="session")
 def rasa_url(stack) -> str:
-    return stack.settings.rasa_url
+    return stack.config.rasa_url
 
 
 @pytest.fixture

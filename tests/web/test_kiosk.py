@@ -45,7 +45,7 @@ def test_the_start_screen(page: Page, web_url, kb, orientation, viewport):
     open_kiosk(page, web_url)
     expect(page.get_by_role("heading", level=1)).to_be_visible()
     expect(page.get_by_text(PRIVACY)).to_be_visible()
-    from actions.knowledge import CATEGORIES
+    from needlewise.knowledge import CATEGORIES
 
     assert tiles(page).count() == len(kb.entries), "one tile per topic"
     for tile in tiles(page).all():

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-from actions.dialogue import kind_of
-from actions.knowledge import load_topic_spec
+from needlewise.dialogue import kind_of
+from needlewise.knowledge import load_topic_spec
+from needlewise.settings import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
 MODEL = ROOT / "models" / "needlewise.tar.gz"
 OUT = ROOT / "results" / "eval"
@@ -128,15 +128,15 @@ async def predict_rest(rasa_url: str, examples: List[Tuple[str, str]], concurren
 
 def predict_through_rest(model: Path, examples: List[Tuple[str, str]]) -> List[Result]:
     """Starts the real servers (Rasa, action server, web) on free ports and asks them."""
-    from scripts.load import LOAD_ENV
-    from scripts.stack import Settings, Stack
+    from servers.stack import Stack, StackConfig
+    from tools.load import LOAD_ENV
 
     with tempfile.TemporaryDirectory(prefix="needlewise-eval-") as folder:
-        settings = Settings.free(
+        config = StackConfig.free(
             model=model, extra_env={**LOAD_ENV, "TRACKER_STORE_URL": f"sqlite:///{Path(folder) / 'eval.db'}"}
         )
-        with Stack(settings):
-            return asyncio.run(predict_rest(settings.rasa_url, examples))
+        with Stack(config):
+            return asyncio.run(predict_rest(config.rasa_url, examples))
 
 
 async def predict(model: Path, examples: List[Tuple[str, str]]) -> List[Result]:

@@ -3,7 +3,7 @@
 Both bots run on the same servers, domain, rules, actions and data; only `config.yml` differs
 (ours, or `bench/default_config.yml`: what `rasa init` ships). For each: training time, time
 from start to ready, resident memory, held-out NLU accuracy, and latency and throughput with
-1, 10 and 50 simulated patients (scripts/load.py). Writes `results/bench.json` and
+1, 10 and 50 simulated patients (tools/load.py). Writes `results/bench.json` and
 `results/bench.png`, prints the ratios and checks the targets.
 """
 
@@ -20,10 +20,11 @@ import time
 from pathlib import Path
 from typing import Dict, List
 
-from actions.knowledge import load_topic_spec
-from scripts import evaluate
-from scripts.load import LOAD_ENV, memory_mb, run_load
-from scripts.stack import ROOT, VENV_BIN, Settings, Stack
+from needlewise import settings
+from needlewise.knowledge import load_topic_spec
+from servers.stack import ROOT, VENV_BIN, Stack, StackConfig
+from tools import evaluate
+from tools.load import LOAD_ENV, memory_mb, run_load
 
 LEVELS = (1, 10, 50)
 TARGETS = {
@@ -53,7 +54,7 @@ CONFIGS = {
 def train(config: Path, out_dir: Path, name: str) -> float:
     """Trains from scratch (a fresh Rasa cache) and returns the seconds it took."""
     with tempfile.TemporaryDirectory(prefix="needlewise-cache-") as cache:
-        return _train(config, out_dir, name, dict(os.environ, RASA_CACHE_DIRECTORY=cache))
+        return _train(config, out_dir, name, settings.child_environment(RASA_CACHE_DIRECTORY=cache))
 
 
 def _train(config: Path, out_dir: Path, name: str, env: Dict[str, str]) -> float:
@@ -122,13 +123,13 @@ def measure(label: str, spec: Dict[str, Path], seconds_per_level: float) -> dict
 
 
 def _measure(label: str, spec: Dict[str, Path], seconds_per_level: float, database: Path) -> dict:
-    settings = Settings.free(
+    config = StackConfig.free(
         model=spec["model"],
         credentials=spec["credentials"],
         endpoints=spec["endpoints"],
         extra_env={**LOAD_ENV, "TRACKER_STORE_URL": f"sqlite:///{database}"},
     )
-    stack = Stack(settings)
+    stack = Stack(config)
     started = time.monotonic()
     stack.start()
     try:
@@ -137,8 +138,8 @@ def _measure(label: str, spec: Dict[str, Path], seconds_per_level: float, databa
         print(f"{label}: ready in {ready} s", flush=True)
         levels = []
         for concurrency in LEVELS:
-            asyncio.run(run_load(settings.rasa_url, concurrency, seconds=2, progress=False))  # warm up
-            result = asyncio.run(run_load(settings.rasa_url, concurrency, seconds=seconds_per_level))
+            asyncio.run(run_load(config.rasa_url, concurrency, seconds=2, progress=False))  # warm up
+            result = asyncio.run(run_load(config.rasa_url, concurrency, seconds=seconds_per_level))
             levels.append(result.summary())
         memory = memory_mb(stack)
     finally:

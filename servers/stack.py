@@ -1,6 +1,6 @@
 """Starts, watches and stops Needlewise's three servers: actions, Rasa and the web pages.
 
-`make run` runs `python -m scripts.stack run` in the foreground; the integration tests and the
+`make run` runs `python -m servers.stack run` in the foreground; the integration tests and the
 benchmark use `Stack` to start the real servers on free ports.
 """
 
@@ -22,14 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-ROOT = Path(__file__).resolve().parent.parent
+from needlewise import settings
+from needlewise.settings import ROOT
+
 VENV_BIN = Path(sys.executable).parent
-DEFAULT_MODEL = ROOT / "models" / "needlewise.tar.gz"
 KIOSK = ROOT / "bot" / "web" / "kiosk.html"
-READY_TIMEOUT_SECONDS = float(os.environ.get("READY_TIMEOUT", "240"))
 RESTARTABLE = ("actions", "web")
 MAX_REQUEST_BYTES = 1_000_000
-PURGE_INTERVAL_SECONDS = float(os.environ.get("PURGE_INTERVAL_MINUTES", "10")) * 60
 
 logger = logging.getLogger("needlewise.stack")
 
@@ -49,14 +48,14 @@ def http_ok(url: str, timeout: float = 2.0) -> bool:
 
 
 @dataclass
-class Settings:
-    """Ports, host and files, from the environment (see the README's settings table)."""
+class StackConfig:
+    """One stack's ports, host, files and extra settings (by default, from needlewise.settings)."""
 
-    rasa_port: int = 5005
-    actions_port: int = 5055
-    web_port: int = 8080
-    host: str = "127.0.0.1"
-    model: Path = DEFAULT_MODEL
+    rasa_port: int = settings.BY_NAME["RASA_PORT"].default
+    actions_port: int = settings.BY_NAME["ACTIONS_PORT"].default
+    web_port: int = settings.BY_NAME["WEB_PORT"].default
+    host: str = settings.BY_NAME["BIND_HOST"].default
+    model: Path = settings.BY_NAME["MODEL"].default
     log_dir: Optional[Path] = None
     extra_env: Dict[str, str] = field(default_factory=dict)
     payload_secret: str = field(default_factory=lambda: secrets.token_hex(32))
@@ -64,17 +63,18 @@ class Settings:
     endpoints: Path = ROOT / "bot" / "endpoints.yml"
 
     @classmethod
-    def from_env(cls) -> Settings:
+    def from_settings(cls, values: Optional[settings.Settings] = None) -> StackConfig:
+        values = values or settings.current()
         return cls(
-            rasa_port=int(os.environ.get("RASA_PORT", 5005)),
-            actions_port=int(os.environ.get("ACTIONS_PORT", 5055)),
-            web_port=int(os.environ.get("WEB_PORT", 8080)),
-            host=os.environ.get("BIND_HOST", "127.0.0.1"),
-            model=Path(os.environ.get("MODEL", DEFAULT_MODEL)),
+            rasa_port=values.rasa_port,
+            actions_port=values.actions_port,
+            web_port=values.web_port,
+            host=values.bind_host,
+            model=values.model,
         )
 
     @classmethod
-    def free(cls, **overrides: object) -> Settings:
+    def free(cls, **overrides: object) -> StackConfig:
         settings = cls(rasa_port=free_port(), actions_port=free_port(), web_port=free_port())
         for key, value in overrides.items():
             setattr(settings, key, value)
@@ -93,7 +93,7 @@ class Settings:
         return f"http://{self.host}:{self.web_port}"
 
     def environment(self) -> Dict[str, str]:
-        env = dict(os.environ)
+        env = settings.child_environment()
         env.setdefault("PAYLOAD_SECRET", self.payload_secret)
         env.setdefault("SANIC_REQUEST_MAX_SIZE", str(MAX_REQUEST_BYTES))
         env.update(
@@ -103,7 +103,6 @@ class Settings:
                 "RASA_TELEMETRY_ENABLED": "false",
                 "TF_CPP_MIN_LOG_LEVEL": env.get("TF_CPP_MIN_LOG_LEVEL", "2"),
                 "SANIC_HOST": "127.0.0.1",
-                "RASA_URL": self.rasa_url,
             }
         )
         env.update(self.extra_env)
@@ -144,7 +143,7 @@ class Settings:
             "web": [
                 python,
                 "-m",
-                "scripts.webserver",
+                "servers.web",
                 "--host",
                 self.host,
                 "--port",
@@ -154,14 +153,13 @@ class Settings:
             ],
         }
 
-    def setting(self, name: str) -> str:
-        """A setting as the servers will see it: this stack's own values first, then the environment."""
-        return self.extra_env.get(name, os.environ.get(name, ""))
+    def values(self) -> settings.Settings:
+        """The settings as the servers will see them: this stack's own values first, then the environment."""
+        return settings.Settings.from_environment(settings.child_environment(**self.extra_env))
 
     def cors_origins(self) -> List[str]:
         """The clinic origins allowed to call Rasa from a browser (default: the web server's own)."""
-        configured = self.setting("CORS_ORIGINS").split()
-        return configured or [self.web_url]
+        return list(self.values().cors_origins) or [self.web_url]
 
     def health_urls(self) -> Dict[str, str]:
         return {
@@ -174,37 +172,38 @@ class Settings:
 class Stack:
     """The three servers as child processes. Use as a context manager, or start()/stop()."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
         self.processes: Dict[str, subprocess.Popen] = {}
         self.restarts: Dict[str, int] = {name: 0 for name in RESTARTABLE}
 
     def _log_file(self, name: str):
-        if self.settings.log_dir is None:
+        if self.config.log_dir is None:
             return None
-        self.settings.log_dir.mkdir(parents=True, exist_ok=True)
-        return open(self.settings.log_dir / f"{name}.log", "ab")
+        self.config.log_dir.mkdir(parents=True, exist_ok=True)
+        return open(self.config.log_dir / f"{name}.log", "ab")
 
     def start_one(self, name: str) -> None:
         log = self._log_file(name)
         self.processes[name] = subprocess.Popen(
-            self.settings.commands()[name],
+            self.config.commands()[name],
             cwd=ROOT,
-            env=self.settings.environment(),
+            env=self.config.environment(),
             stdout=log,
             stderr=subprocess.STDOUT if log else None,
             start_new_session=True,
         )
 
     def start(self, names: Optional[List[str]] = None) -> Stack:
-        if not self.settings.model.exists():
-            raise FileNotFoundError(f"No trained model at {self.settings.model}: run `make train` first.")
+        if not self.config.model.exists():
+            raise FileNotFoundError(f"No trained model at {self.config.model}: run `make train` first.")
         for name in names or ["actions", "rasa", "web"]:
             self.start_one(name)
         return self
 
-    def wait_ready(self, names: Optional[List[str]] = None, timeout: float = READY_TIMEOUT_SECONDS) -> float:
-        started, pending = time.monotonic(), dict(self.settings.health_urls())
+    def wait_ready(self, names: Optional[List[str]] = None, timeout: Optional[float] = None) -> float:
+        timeout = settings.current().ready_timeout if timeout is None else timeout
+        started, pending = time.monotonic(), dict(self.config.health_urls())
         pending = {n: u for n, u in pending.items() if n in (names or pending)}
         while pending:
             for name in list(pending):
@@ -261,12 +260,13 @@ class Stack:
         self.stop()
 
 
-def purge_now(settings: Settings) -> None:
-    """Deletes conversations past their retention (see rasa_addons/retention.py)."""
-    from rasa_addons.retention import purge_configured
+def purge_now(config: StackConfig) -> None:
+    """Deletes conversations past their retention (see needlewise/retention.py)."""
+    from needlewise.retention import Retention, purge_configured
 
     try:
-        deleted = purge_configured(settings.setting("TRACKER_STORE_URL") or None)
+        values = config.values()
+        deleted = purge_configured(values.tracker_store_url, Retention.from_settings(values))
     except Exception as error:
         logger.error("Purging old conversations failed (%s); will try again.", type(error).__name__)
         return
@@ -274,8 +274,9 @@ def purge_now(settings: Settings) -> None:
         logger.info("Purged %(conversations)d old conversations and %(kiosk)d kiosk conversations.", deleted)
 
 
-def run_foreground(settings: Settings) -> int:
-    stack = Stack(settings)
+def run_foreground(config: StackConfig) -> int:
+    stack = Stack(config)
+    purge_interval = config.values().purge_interval_minutes * 60
     stopping = False
 
     def stop(signum: int, _frame: object) -> None:
@@ -294,10 +295,10 @@ def run_foreground(settings: Settings) -> int:
         return 1
     print(
         f"\nNeedlewise is ready ({waited:.1f} s).\n"
-        f"  Clinic page with the chat widget: {settings.web_url}/\n"
-        + (f"  Front-desk kiosk:                 {settings.web_url}/kiosk.html\n" if KIOSK.exists() else "")
-        + f"  Rasa REST channel:                POST {settings.rasa_url}/webhooks/rest/webhook\n"
-        f"  Action server:                    {settings.actions_url}/health\n"
+        f"  Clinic page with the chat widget: {config.web_url}/\n"
+        + (f"  Front-desk kiosk:                 {config.web_url}/kiosk.html\n" if KIOSK.exists() else "")
+        + f"  Rasa REST channel:                POST {config.rasa_url}/webhooks/rest/webhook\n"
+        f"  Action server:                    {config.actions_url}/health\n"
         "Press Ctrl-C to stop.\n",
         flush=True,
     )
@@ -306,8 +307,8 @@ def run_foreground(settings: Settings) -> int:
     try:
         while not stopping:
             if time.monotonic() >= next_purge:
-                next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
-                purge_now(settings)
+                next_purge = time.monotonic() + purge_interval
+                purge_now(config)
             if os.getppid() != parent:
                 print("The command that started Needlewise has stopped; stopping too.", flush=True)
                 break
@@ -328,7 +329,7 @@ def main() -> int:
     parser.add_argument("command", choices=["run"])
     parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    return run_foreground(Settings.from_env())
+    return run_foreground(StackConfig.from_settings())
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ from pathlib import Path
 import spacy
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from needlewise.settings import ROOT
+
 VOCABULARY = ROOT / "bot" / "nlp" / "vocabulary.yml"
 BUILD_DIR = ROOT / "build" / "spacy" / "needlewise_en"
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import re
 import string
 import threading
@@ -22,11 +21,13 @@ from typing import Any, Dict, List, Literal, Optional, Tuple
 import yaml
 from pydantic import BaseModel, Extra, ValidationError, validator
 
+from needlewise import settings
+from needlewise.settings import ROOT
+
 logger = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_KNOWLEDGE_FILE = ROOT / "bot" / "knowledge" / "en.yml"
-DEFAULT_CLINIC_FILE = ROOT / "bot" / "clinic.yml"
+DEFAULT_KNOWLEDGE_FILE = settings.BY_NAME["KNOWLEDGE_FILE"].default
+DEFAULT_CLINIC_FILE = settings.BY_NAME["CLINIC_FILE"].default
 TOPICS_FILE = ROOT / "bot" / "topics.yml"
 
 CATEGORIES = ("about", "mechanism", "outcomes", "safety", "visit", "clinic")
@@ -559,11 +560,11 @@ def load_knowledge(
 
 
 def knowledge_path() -> Path:
-    return Path(os.environ.get("KNOWLEDGE_FILE") or DEFAULT_KNOWLEDGE_FILE)
+    return settings.current().knowledge_file
 
 
 def clinic_path() -> Path:
-    return Path(os.environ.get("CLINIC_FILE") or DEFAULT_CLINIC_FILE)
+    return settings.current().clinic_file
 
 
 def _resolve(path: Path) -> Path:

@@ -19,7 +19,8 @@ from typing import Dict, FrozenSet, Mapping, Optional, Sequence
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from needlewise.settings import ROOT
+
 LANGUAGES_FILE = ROOT / "bot" / "nlp" / "languages.yml"
 ENGLISH = "en"
 _WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")

@@ -30,9 +30,9 @@ from typing import Dict, List, Sequence, Tuple
 
 import yaml
 
-from scripts.evaluate import load_examples
+from needlewise.settings import ROOT
+from tools.evaluate import load_examples
 
-ROOT = Path(__file__).resolve().parent.parent
 THRESHOLDS = [round(0.20 + 0.05 * i, 2) for i in range(11)]  # 0.20 .. 0.70
 AMBIGUITIES = [0.0, 0.02, 0.05, 0.08, 0.1]
 

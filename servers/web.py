@@ -11,15 +11,15 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from actions.knowledge import EVIDENCE_IN_PLAIN_WORDS, KnowledgeFileError, KnowledgeStore
-from actions.replies import topic_button
+from needlewise import settings
+from needlewise.knowledge import EVIDENCE_IN_PLAIN_WORDS, KnowledgeFileError, KnowledgeStore
+from needlewise.replies import topic_button
+from needlewise.settings import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 WEB_DIR = ROOT / "bot" / "web"
 CATEGORY_TITLES = {
     "about": "About dry needling",
@@ -119,7 +119,7 @@ class Handler(SimpleHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         # Paths only, and only when asked for: patients' words never reach this log.
-        if os.environ.get("WEB_ACCESS_LOG") == "1":
+        if settings.current().web_access_log:
             super().log_message(format, *args)
 
 
@@ -134,10 +134,11 @@ def serve(host: str, port: int, rasa_url: str, frame_ancestors: str = "'self'", 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--rasa-url", default=os.environ.get("RASA_URL", "http://127.0.0.1:5005"))
-    parser.add_argument("--frame-ancestors", default=os.environ.get("FRAME_ANCESTORS", "'self'"))
+    values = settings.current()
+    parser.add_argument("--host", default=values.bind_host)
+    parser.add_argument("--port", type=int, default=values.web_port)
+    parser.add_argument("--rasa-url", default=f"http://{values.bind_host}:{values.rasa_port}")
+    parser.add_argument("--frame-ancestors", default=values.frame_ancestors)
     args = parser.parse_args()
     serve(args.host, args.port, args.rasa_url, args.frame_ancestors)
 

@@ -9,21 +9,21 @@ KIOSK_RETENTION_MINUTES unless KEEP_KIOSK_CONVERSATIONS is true.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import sqlalchemy as sa
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_URL = f"sqlite:///{ROOT / 'var' / 'conversations.db'}"
+from needlewise import settings
+
 KIOSK_PREFIX = "kiosk:"
 EVENTS = sa.table("events", sa.column("sender_id"), sa.column("timestamp"))
 
 
 def tracker_store_url() -> str:
-    return os.environ.get("TRACKER_STORE_URL") or DEFAULT_URL
+    return settings.current().tracker_store_url
 
 
 @dataclass(frozen=True)
@@ -33,11 +33,12 @@ class Retention:
     keep_kiosk: bool = False
 
     @classmethod
-    def from_env(cls) -> Retention:
+    def from_settings(cls, values: Optional[settings.Settings] = None) -> Retention:
+        values = values or settings.current()
         return cls(
-            days=float(os.environ.get("RETENTION_DAYS", "30")),
-            kiosk_minutes=float(os.environ.get("KIOSK_RETENTION_MINUTES", "15")),
-            keep_kiosk=os.environ.get("KEEP_KIOSK_CONVERSATIONS", "false").lower() in ("1", "true", "yes"),
+            days=values.retention_days,
+            kiosk_minutes=values.kiosk_retention_minutes,
+            keep_kiosk=values.keep_kiosk_conversations,
         )
 
 
@@ -78,7 +79,7 @@ def purge_configured(url: str | None = None, retention: Retention | None = None)
     """purge() on the configured tracker store (TRACKER_STORE_URL) with the configured retention."""
     engine = engine_for(url or tracker_store_url())
     try:
-        return purge(engine, retention or Retention.from_env())
+        return purge(engine, retention or Retention.from_settings())
     finally:
         engine.dispose()
 

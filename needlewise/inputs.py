@@ -6,7 +6,6 @@ message, so the tracker store and the logs only ever hold the cleaned, redacted 
 
 from __future__ import annotations
 
-import os
 import re
 import time
 import unicodedata
@@ -14,9 +13,10 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Deque, Dict, Optional, Tuple
 
-from actions.signing import verify
+from needlewise import settings
+from needlewise.signing import verify
 
-MAX_MESSAGE_CHARS = int(os.environ.get("MAX_MESSAGE_CHARS", "1000"))
+MAX_MESSAGE_CHARS = settings.current().max_message_chars
 MAX_COMBINING_PER_CHAR = 2
 SENDER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 #: A message is a button payload only as `/name`, with a valid token (never `/name{...}`).
@@ -166,7 +166,7 @@ def redact(text: str) -> str:
         text = pattern.sub(label, text)
     named = _NAME_INTRO.sub(_redact_name, text)
     if named != text:
-        from rasa_addons.red_flags import default_detector
+        from needlewise.red_flags import default_detector
 
         detector = default_detector()
         if {f.category for f in detector.detect(text)} - {f.category for f in detector.detect(named)}:

@@ -29,7 +29,8 @@ import yaml
 from spacy.matcher import Matcher
 from spacy.tokens import Doc
 
-ROOT = Path(__file__).resolve().parent.parent
+from needlewise.settings import ROOT
+
 RED_FLAGS_FILE = ROOT / "bot" / "nlp" / "red_flags.yml"
 CRISIS = "crisis"
 WILDCARD_WIDTH = 4

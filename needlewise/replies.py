@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence
 
-from actions.knowledge import KnowledgeBase
-from actions.signing import sign
+from needlewise.knowledge import KnowledgeBase
+from needlewise.signing import sign
 
 Message = Dict[str, Any]
 Reply = List[Message]
@@ -40,7 +40,7 @@ STARTER_TOPICS = (
 
 
 def button(title: str, payload: str) -> Dict[str, str]:
-    """A button; its payload carries a token that proves it came from us (see actions/signing.py)."""
+    """A button; its payload carries a token that proves it came from us (see needlewise/signing.py)."""
     return {"title": title, "payload": payload, "token": sign(payload)}
 
 

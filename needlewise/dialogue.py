@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
-from actions import replies
-from actions.knowledge import KnowledgeBase
-from actions.replies import Reply
+from needlewise import replies
+from needlewise.knowledge import KnowledgeBase
+from needlewise.replies import Reply
 
 FALLBACK_INTENT = "nlu_fallback"
 #: The reply kind each non-topic intent leads to; topic intents lead to `answer`.

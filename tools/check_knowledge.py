@@ -11,7 +11,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from actions.knowledge import (
+from needlewise.knowledge import (
     DEFAULT_CLINIC_FILE,
     DEFAULT_KNOWLEDGE_FILE,
     KnowledgeBase,
@@ -19,7 +19,7 @@ from actions.knowledge import (
     load_knowledge,
     load_topic_spec,
 )
-from actions.readability import grade
+from tools.readability import grade
 
 MAX_ANSWER_GRADE = 10.0
 MEDIAN_ANSWER_GRADE = 8.0

@@ -14,15 +14,13 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 import aiohttp
 
-from actions.replies import KINDS
-from scripts.evaluate import HELDOUT, load_examples
+from needlewise.replies import KINDS
+from tools.evaluate import HELDOUT, load_examples
 
-ROOT = Path(__file__).resolve().parent.parent
 TURNS_PER_CONVERSATION = 6
 #: All simulated patients share 127.0.0.1, so the per-address and per-sender limits are off here.
 LOAD_ENV = {"RATE_LIMIT_PER_CLIENT": "0", "RATE_LIMIT_PER_SENDER": "0"}

@@ -2,7 +2,7 @@
 
 The action server signs each button payload (`/what_is_dry_needling`) with an HMAC; the web
 pages send the token back with the click; the Rasa channel only treats a message as a payload
-when its token is valid (rasa_addons/inputs.py). `make run` gives all servers one random
+when its token is valid (needlewise/inputs.py). `make run` gives all servers one random
 PAYLOAD_SECRET per start unless the clinic sets its own.
 """
 
@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import secrets
 
-_SECRET = (os.environ.get("PAYLOAD_SECRET") or secrets.token_hex(32)).encode()
+from needlewise.settings import payload_secret
+
 TOKEN_CHARS = 24
 
 
 def sign(payload: str) -> str:
-    return hmac.new(_SECRET, payload.encode(), hashlib.sha256).hexdigest()[:TOKEN_CHARS]
+    return hmac.new(payload_secret(), payload.encode(), hashlib.sha256).hexdigest()[:TOKEN_CHARS]
 
 
 def verify(payload: str, token: object) -> bool:

@@ -15,11 +15,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from rasa_addons.inputs import prepare
-from scripts.load import LOAD_ENV, memory_mb, run_load
-from scripts.stack import Settings, Stack
+from needlewise.inputs import prepare
+from needlewise.settings import ROOT
+from servers.stack import Stack, StackConfig
+from tools.load import LOAD_ENV, memory_mb, run_load
 
-ROOT = Path(__file__).resolve().parent.parent
 MAX_GROWTH = 0.10
 WARM_UP_TURNS = 2000
 
@@ -45,19 +45,17 @@ def main(argv=None) -> int:
 
 
 def soak(args: argparse.Namespace, database: Path) -> int:
-    settings = Settings.free(extra_env={**LOAD_ENV, "TRACKER_STORE_URL": f"sqlite:///{database}"})
+    config = StackConfig.free(extra_env={**LOAD_ENV, "TRACKER_STORE_URL": f"sqlite:///{database}"})
     print(f"Soak: {args.turns} turns from {args.patients} concurrent patients", flush=True)
-    with Stack(settings) as stack:
+    with Stack(config) as stack:
         # warm up until caches and allocator pools are filled, so growth measures leaks, not start-up
-        asyncio.run(run_load(settings.rasa_url, args.patients, turns=WARM_UP_TURNS, progress=False))
+        asyncio.run(run_load(config.rasa_url, args.patients, turns=WARM_UP_TURNS, progress=False))
         before = memory_mb(stack, ("rasa", "actions"))
-        first = asyncio.run(
-            run_load(settings.rasa_url, args.patients, turns=args.turns // 2, record_conversations=True)
-        )
+        first = asyncio.run(run_load(config.rasa_url, args.patients, turns=args.turns // 2, record_conversations=True))
         middle = memory_mb(stack, ("rasa", "actions"))
         second = asyncio.run(
             run_load(
-                settings.rasa_url,
+                config.rasa_url,
                 args.patients,
                 turns=args.turns - args.turns // 2,
                 record_conversations=True,

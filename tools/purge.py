@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import sys
 
-from rasa_addons.retention import Retention, purge_configured
+from needlewise.retention import Retention, purge_configured
 
 
 def main() -> int:
-    retention = Retention.from_env()
+    retention = Retention.from_settings()
     deleted = purge_configured(retention=retention)
     print(
         f"Deleted {deleted['conversations']} conversation(s) older than {retention.days:g} days"
