@@ -21,6 +21,22 @@ from needlewise.settings import ROOT
 SHARED_SPEC = ROOT.parent / "shared" / "spec"
 
 
+#: Fixtures that start or load the real thing: a test that uses one is in the integration tier.
+REAL_PARTS = {"stack", "model_path", "agent", "postgres_url"}
+WEB_TESTS = ROOT / "tests" / "web"
+
+
+def pytest_collection_modifyitems(items: list) -> None:
+    """Sorts every test into one tier: unit, integration (real servers or model) or browser (Chromium)."""
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(WEB_TESTS):
+            item.add_marker(pytest.mark.browser)
+        elif REAL_PARTS & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("integration"):
+            item.add_marker(pytest.mark.integration)
+        else:
+            item.add_marker(pytest.mark.unit)
+
+
 @pytest.fixture(autouse=True)
 def fresh_settings():
     """Each test reads the environment afresh (a test may set variables with monkeypatch)."""

@@ -27,8 +27,6 @@ from needlewise import settings
 from needlewise.replies import KINDS
 from tests.conftest import PERSONAL, contract_customs, leaks, log_path
 
-pytestmark = pytest.mark.integration
-
 Messages = List[Dict[str, Any]]
 
 

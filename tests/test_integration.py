@@ -10,8 +10,6 @@ import requests
 from needlewise.replies import KINDS as REPLY_KINDS
 from tests.conftest import contract_customs, rest_turn
 
-pytestmark = pytest.mark.integration
-
 KINDS = set(REPLY_KINDS)
 
 

@@ -16,8 +16,6 @@ import requests
 from servers.stack import Stack, StackConfig, free_port
 from tests.conftest import contract_customs, leaks
 
-pytestmark = pytest.mark.integration
-
 
 def _pg_bin(name: str) -> str:
     found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))

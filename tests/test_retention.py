@@ -9,8 +9,6 @@ import pytest
 import sqlalchemy as sa
 
 from needlewise import settings
-from needlewise.settings import Settings
-
 from needlewise.retention import (
     KIOSK_PREFIX,
     Retention,
@@ -19,6 +17,7 @@ from needlewise.retention import (
     purge,
     tracker_store_url,
 )
+from needlewise.settings import Settings
 
 NOW = time.time()
 DAY = 86_400.0

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from needlewise import settings
-from needlewise.settings import ROOT, SETTINGS, Settings, SettingError
+from needlewise.settings import ROOT, SETTINGS, SettingError, Settings
 from tests.test_readme import README
 
 SETTINGS_TABLE = README[README.index("## Settings") : README.index("## Troubleshooting")]
+ENVIRONMENT = {"environ", "getenv", "environb"}
 PYTHON_FOLDERS = ("needlewise", "actions", "rasa_addons", "servers", "tools", "tests")
 
 
@@ -24,12 +25,11 @@ def reads_environment(tree: ast.AST) -> list:
     """Lines that read os.environ or os.getenv (attribute access or import)."""
     found = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb"):
-            if isinstance(node.value, ast.Name) and node.value.id == "os":
-                found.append(node.lineno)
-        if isinstance(node, ast.ImportFrom) and node.module == "os":
-            if any(alias.name in ("environ", "getenv", "environb") for alias in node.names):
-                found.append(node.lineno)
+        attribute = isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "os"
+        if attribute and node.attr in ENVIRONMENT:
+            found.append(node.lineno)
+        if isinstance(node, ast.ImportFrom) and node.module == "os" and {a.name for a in node.names} & ENVIRONMENT:
+            found.append(node.lineno)
     return sorted(found)
 
 

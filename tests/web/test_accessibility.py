@@ -10,8 +10,6 @@ from playwright.sync_api import Page, expect
 
 from tests.web.conftest import describe, run_axe
 
-pytestmark = pytest.mark.integration
-
 
 def assert_no_serious_violations(page: Page, where: str) -> None:
     violations = run_axe(page)

@@ -9,8 +9,6 @@ from playwright.sync_api import Page, expect
 
 from tests.web.conftest import screenshot, storage_lengths
 
-pytestmark = pytest.mark.integration
-
 PRIVACY = "Nothing you ask here is kept after you finish. Please don't type your name or other personal details."
 PORTRAIT = {"width": 1080, "height": 1920}
 LANDSCAPE = {"width": 1920, "height": 1080}

@@ -11,8 +11,6 @@ from playwright.sync_api import Page, expect
 
 from tests.web.conftest import screenshot, session_value
 
-pytestmark = pytest.mark.integration
-
 STORAGE_KEY = "needlewise.widget.v1"
 LAUNCHER = re.compile("chat", re.I)
 
