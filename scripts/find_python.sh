@@ -19,8 +19,9 @@ done
 cat >&2 <<'MSG'
 Needlewise needs Python 3.10 (Rasa Open Source 3.6 runs on 3.8-3.10 only), and none was found.
 Install one, then run make again:
-  - with pyenv:   pyenv install 3.10      (make finds it by itself)
-  - on Debian:    apt-get install python3.10 python3.10-venv
+  - with pyenv:   pyenv install 3.10      (make finds it by itself; Debian 12 and 13 do not
+                  package 3.10, so this is the way there: https://github.com/pyenv/pyenv#installation)
+  - on Ubuntu 22.04:  sudo apt-get install python3.10 python3.10-venv
   - or point to one you have:  make run PYTHON=/path/to/python3.10
 MSG
 exit 1

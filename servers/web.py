@@ -1,22 +1,25 @@
-"""A small static web server for bot/web: the clinic page, the chat widget and the kiosk.
+"""The web server for bot/web: the clinic page, the chat widget and the kiosk (Sanic, as Rasa uses).
 
-Standard library only. Every response carries security headers (a strict Content-Security-
-Policy the widget and kiosk work under); `/config.json` tells the pages where the Rasa server is
-and what the clinic's numbers are, and `/topics.json` lists the topics for the kiosk tiles, both
-from the same knowledge file and clinic settings the bot answers from.
+Every response carries security headers (a strict Content-Security-Policy the widget and kiosk
+work under). `/config.json` tells the pages where the Rasa server is and what the clinic's
+numbers are, and `/topics.json` lists the topics for the kiosk tiles, both from the same
+knowledge file and clinic settings the bot answers from. Files outside bot/web are never served.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
-import json
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+import logging
 from pathlib import Path
+from typing import Any, Dict
 from urllib.parse import urlsplit
 
+from sanic import Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
 from needlewise import settings
-from needlewise.knowledge import EVIDENCE_IN_PLAIN_WORDS, KnowledgeFileError, KnowledgeStore
+from needlewise.knowledge import EVIDENCE_IN_PLAIN_WORDS, KnowledgeBase, KnowledgeFileError, KnowledgeStore
 from needlewise.replies import topic_button
 from needlewise.settings import ROOT
 
@@ -29,6 +32,7 @@ CATEGORY_TITLES = {
     "visit": "Your visit",
     "clinic": "Our clinic",
 }
+PERMISSIONS = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
 
 
 def origin_of(url: str) -> str:
@@ -53,94 +57,95 @@ def content_security_policy(rasa_url: str, frame_ancestors: str) -> str:
     )
 
 
-class Handler(SimpleHTTPRequestHandler):
-    rasa_url = "http://127.0.0.1:5005"
-    csp = content_security_policy(rasa_url, "'self'")
-    store: KnowledgeStore
-    server_version = "Needlewise"
-    sys_version = ""
-
-    def end_headers(self) -> None:
-        self.send_header("Content-Security-Policy", self.csp)
-        self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("Referrer-Policy", "no-referrer")
-        self.send_header("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
-        self.send_header("Cross-Origin-Opener-Policy", "same-origin")
-        self.send_header("Cache-Control", "no-cache")
-        super().end_headers()
-
-    def _json(self, payload: object, status: int = 200) -> None:
-        body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        path = self.path.split("?")[0]
-        if path in ("/config.json", "/topics.json"):
-            try:
-                kb = self.store.get()
-            except KnowledgeFileError:
-                self._json({"error": "The knowledge file cannot be read."}, 503)
-                return
-            if path == "/config.json":
-                clinic = kb.clinic
-                self._json(
-                    {
-                        "rasaUrl": self.rasa_url,
-                        "clinic": {
-                            "name": clinic.name,
-                            "phone": clinic.phone,
-                            "emergencyNumber": clinic.emergency_number,
-                            "crisisLine": clinic.crisis_line,
-                            "frontDesk": clinic.front_desk,
-                            "bookingUrl": clinic.booking_url,
-                        },
-                        "evidenceLevels": EVIDENCE_IN_PLAIN_WORDS,
-                    }
-                )
-            else:
-                self._json(
-                    {
-                        "categories": [
-                            {
-                                "id": category,
-                                "title": title,
-                                "topics": [{"id": t, **topic_button(kb, t)} for t in kb.topics_in(category)],
-                            }
-                            for category, title in CATEGORY_TITLES.items()
-                        ]
-                    }
-                )
-            return
-        super().do_GET()
-
-    def log_message(self, format: str, *args: object) -> None:
-        # Paths only, and only when asked for: patients' words never reach this log.
-        if settings.current().web_access_log:
-            super().log_message(format, *args)
+def security_headers(rasa_url: str, frame_ancestors: str) -> Dict[str, str]:
+    return {
+        "Content-Security-Policy": content_security_policy(rasa_url, frame_ancestors),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Permissions-Policy": PERMISSIONS,
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Cache-Control": "no-cache",
+    }
 
 
-def serve(host: str, port: int, rasa_url: str, frame_ancestors: str = "'self'", directory: Path = WEB_DIR) -> None:
-    Handler.rasa_url = rasa_url
-    Handler.csp = content_security_policy(rasa_url, frame_ancestors)
-    Handler.store = KnowledgeStore()
-    handler = functools.partial(Handler, directory=str(directory))
-    with ThreadingHTTPServer((host, port), handler) as httpd:
-        httpd.serve_forever()
+def page_config(kb: KnowledgeBase, rasa_url: str) -> Dict[str, Any]:
+    """What the pages need to know: where Rasa is and the clinic's numbers."""
+    clinic = kb.clinic
+    return {
+        "rasaUrl": rasa_url,
+        "clinic": {
+            "name": clinic.name,
+            "phone": clinic.phone,
+            "emergencyNumber": clinic.emergency_number,
+            "crisisLine": clinic.crisis_line,
+            "frontDesk": clinic.front_desk,
+            "bookingUrl": clinic.booking_url,
+        },
+        "evidenceLevels": EVIDENCE_IN_PLAIN_WORDS,
+    }
+
+
+def topic_tiles(kb: KnowledgeBase) -> Dict[str, Any]:
+    """The kiosk's tiles: the topics of each category, with their buttons."""
+    return {
+        "categories": [
+            {
+                "id": category,
+                "title": title,
+                "topics": [{"id": topic, **topic_button(kb, topic)} for topic in kb.topics_in(category)],
+            }
+            for category, title in CATEGORY_TITLES.items()
+        ]
+    }
+
+
+def create_app(rasa_url: str, frame_ancestors: str = "'self'", directory: Path = WEB_DIR) -> Sanic:
+    """The web app: bot/web's files, /config.json and /topics.json, all with the security headers."""
+    app = Sanic("needlewise_web")
+    store = KnowledgeStore()
+    headers = security_headers(rasa_url, frame_ancestors)
+
+    def knowledge_json(build: Any) -> HTTPResponse:
+        try:
+            kb = store.get()
+        except KnowledgeFileError:
+            return response.json({"error": "The knowledge file cannot be read."}, status=503)
+        return response.json(build(kb))
+
+    @app.get("/config.json")
+    async def config_json(_request: Request) -> HTTPResponse:
+        return knowledge_json(lambda kb: page_config(kb, rasa_url))
+
+    @app.get("/topics.json")
+    async def topics_json(_request: Request) -> HTTPResponse:
+        return knowledge_json(topic_tiles)
+
+    @app.get("/")
+    async def index(_request: Request) -> HTTPResponse:
+        return await response.file(directory / "index.html")
+
+    app.static("/", str(directory), name="web")
+
+    @app.on_response
+    async def add_headers(_request: Request, reply: HTTPResponse) -> None:
+        for name, value in headers.items():
+            reply.headers[name] = value
+
+    return app
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
     values = settings.current()
+    parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default=values.bind_host)
     parser.add_argument("--port", type=int, default=values.web_port)
     parser.add_argument("--rasa-url", default=f"http://{values.bind_host}:{values.rasa_port}")
     parser.add_argument("--frame-ancestors", default=values.frame_ancestors)
     args = parser.parse_args()
-    serve(args.host, args.port, args.rasa_url, args.frame_ancestors)
+    # Paths only, and only when asked for: patients' words never reach this log.
+    logging.getLogger("sanic.access").setLevel(logging.INFO if values.web_access_log else logging.WARNING)
+    app = create_app(args.rasa_url, args.frame_ancestors)
+    app.run(host=args.host, port=args.port, workers=1, access_log=values.web_access_log, motd=False)
 
 
 if __name__ == "__main__":
