@@ -37,12 +37,12 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 # What training reads (bot/nlp/'s vocabulary and encoder settings reach it through their builds;
 # the red-flag and language files are read at run time only).
-RASA_FILES  := $(CONFIG) $(shell find $(DOMAIN) $(DATA) -name '*.yml' 2>/dev/null) \
+RASA_FILES  := $(CONFIG) bot/topics.yml $(shell find $(DOMAIN) $(DATA) -name '*.yml' 2>/dev/null) \
                rasa_addons/components.py rasa_addons/encoder.py
 STAMP       := $(VENV)/.installed
 PY_CODE     := needlewise actions rasa_addons servers tools tests
 
-.PHONY: help setup system-deps run test lint validate unit integration browser train test-stories check-knowledge eval eval-rest tune-fallback purge soak bench clean
+.PHONY: help setup system-deps topics run test lint validate unit integration browser train test-stories check-knowledge eval eval-rest tune-fallback purge soak bench clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -75,6 +75,7 @@ system-deps: ## Install the Debian packages the tests need (chromium, postgresql
 
 # --- the model: trained only when config, domain or data changed -------------------------------
 $(MODEL): $(STAMP) $(SPACY_DIR)/meta.json $(ENCODER_DIR)/meta.json $(RASA_FILES)
+	$(PY) -m tools.generate_topics --check
 	$(RASA) train --config $(CONFIG) --domain $(DOMAIN) --data $(DATA) \
 		--out $(MODEL_DIR) --fixed-model-name $(MODEL_NAME)
 
@@ -89,7 +90,11 @@ lint: $(STAMP) ## Lint the Python code (ruff)
 	$(BIN)/ruff check $(PY_CODE)
 	$(BIN)/ruff format --check $(PY_CODE)
 
-validate: $(STAMP) ## Validate the Rasa domain and data
+topics: $(STAMP) ## Write bot/domain/topics.yml and data/rules/topics.yml from bot/topics.yml
+	$(PY) -m tools.generate_topics
+
+validate: $(STAMP) ## Validate the Rasa domain and data (and that the generated topic files match bot/topics.yml)
+	$(PY) -m tools.generate_topics --check
 	$(RASA) data validate --config $(CONFIG) --domain $(DOMAIN) --data $(DATA) --fail-on-warnings
 
 check-knowledge: $(STAMP) ## Validate the knowledge file and clinic settings, print a report

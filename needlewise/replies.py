@@ -9,25 +9,14 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence
 
-from needlewise.knowledge import KnowledgeBase
+from needlewise.knowledge import KnowledgeBase, load_reply_kinds
 from needlewise.signing import sign
 
 Message = Dict[str, Any]
 Reply = List[Message]
 
-KINDS = (
-    "answer",
-    "urgent",
-    "refer_clinician",
-    "out_of_scope",
-    "fallback",
-    "handoff",
-    "greeting",
-    "goodbye",
-    "chitchat",
-    "menu",
-    "feedback",
-)
+#: The reply kinds of the reply contract, read from bot/topics.yml (the one place they are written).
+KINDS = load_reply_kinds()
 #: The topics a menu, a greeting and a fallback offer first, in this order.
 STARTER_TOPICS = (
     "what_is_dry_needling",
