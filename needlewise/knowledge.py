@@ -14,12 +14,18 @@ import logging
 import re
 import string
 import threading
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Literal, Optional, Tuple
 
 import yaml
 from pydantic import BaseModel, Extra, ValidationError, validator
+from ruamel.yaml import YAML, YAMLError
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor
+from ruamel.yaml.scalarbool import ScalarBoolean
+from ruamel.yaml.scanner import ScannerError
 
 from needlewise import settings
 from needlewise.settings import ROOT
@@ -258,56 +264,54 @@ def count_words(text: str) -> int:
 # --- reading YAML with line numbers ----------------------------------------------------------
 
 
-class _LineLoader(yaml.SafeLoader):
-    """A safe loader that remembers where each mapping starts and where its keys are.
+class _Constructor(RoundTripConstructor):
+    """ruamel.yaml's round-trip constructor (its maps and lists know their lines), but an
+    impossible date (2026-13-45) stays text, so the schema reports it with its place, and an
+    unknown tag (`!!python/object`) is refused as a safe loader refuses it."""
 
-    It reads only `true` and `false` as yes/no values (as YAML 1.2 does), so that a key such as
-    `on:` in `reviewed:` stays the word "on" for the people who edit the file.
-    """
+    def construct_yaml_timestamp(self, node: Any, values: Any = None) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node, values)
+        except ValueError:
+            return self.construct_scalar(node)
 
-
-_LineLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_LineLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-
-
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> Dict[str, Any]:
-    mapping = loader.construct_mapping(node, deep=True)
-    lines = {"__line__": node.start_mark.line + 1}
-    for key_node, _value in node.value:
-        lines[str(key_node.value)] = key_node.start_mark.line + 1
-    mapping["__lines__"] = lines
-    return mapping
+    def construct_undefined(self, node: Any) -> Any:
+        raise ConstructorError(
+            None, None, f"could not determine a constructor for the tag {node.tag!r}", node.start_mark
+        )
 
 
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_timestamp)
+_Constructor.add_constructor(None, _Constructor.construct_undefined)
 
 
-def _construct_timestamp(loader: _LineLoader, node: yaml.ScalarNode) -> Any:
-    """An impossible date (2026-13-45) stays text, so the schema reports it with its place."""
-    try:
-        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
-    except ValueError:
-        return loader.construct_scalar(node)
-
-
-_LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
-
-
-def _strip_lines(value: Any) -> Any:
+def _plain(value: Any) -> Any:
+    """The loaded data as plain dicts, lists, str, int, float, bool, dates: what the schema reads."""
     if isinstance(value, dict):
-        return {k: _strip_lines(v) for k, v in value.items() if k != "__lines__"}
+        return {_plain(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_strip_lines(v) for v in value]
+        return [_plain(v) for v in value]
+    if isinstance(value, tuple):  # a sequence used as a key
+        return tuple(_plain(v) for v in value)
+    if isinstance(value, AbstractSet):  # !!set
+        return {_plain(v) for v in value}
+    if isinstance(value, (bool, ScalarBoolean)):
+        return bool(value)
+    for kind in (str, int, float):
+        if isinstance(value, kind):
+            return kind(value)
+    if isinstance(value, dt.datetime) and type(value) is not dt.datetime:
+        return dt.datetime(*value.timetuple()[:6], value.microsecond, value.tzinfo)
     return value
 
 
 def _read_yaml(path: Path) -> Tuple[Any, Any]:
-    """Returns (data without line info, data with line info); raises KnowledgeFileError."""
+    """Returns (plain data, ruamel's round-trip data, which knows lines); raises KnowledgeFileError.
+
+    ruamel.yaml reads YAML 1.2, so only `true` and `false` are yes/no values: a key such as `on:`
+    in `reviewed:` stays the word "on" for the people who edit the file. A key given twice in one
+    mapping is refused.
+    """
     name = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -315,16 +319,30 @@ def _read_yaml(path: Path) -> Tuple[Any, Any]:
         raise KnowledgeFileError([Problem(name, "the file does not exist")]) from None
     except (OSError, UnicodeDecodeError) as error:
         raise KnowledgeFileError([Problem(name, f"cannot be read: {error}")]) from None
+    reader = YAML(typ="rt")
+    reader.Constructor = _Constructor
     try:
-        with_lines = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as error:
+        with_lines = reader.load(text)
+    except YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        if isinstance(error, yaml.scanner.ScannerError) and getattr(error, "context_mark", None):
+        if isinstance(error, ScannerError) and getattr(error, "context_mark", None):
             mark = error.context_mark  # e.g. where an unclosed quote opens
         line = mark.line + 1 if mark else None
         reason = getattr(error, "problem", None) or str(error)
+        duplicate = re.match(r'found duplicate key "(.*?)" with value', reason) if isinstance(reason, str) else None
+        if duplicate:
+            reason = f"the key '{duplicate.group(1)}' is given twice"
         raise KnowledgeFileError([Problem(name, f"this is not valid YAML: {reason}", line)]) from None
-    return _strip_lines(with_lines), with_lines
+    return _plain(with_lines), with_lines
+
+
+def _key_line(mapping: Any, key: Any) -> Optional[int]:
+    for candidate in (key, str(key)):
+        try:
+            return mapping.lc.key(candidate)[0] + 1
+        except (AttributeError, KeyError, TypeError):
+            continue
+    return None
 
 
 def _line_of(with_lines: Any, loc: Tuple[Any, ...]) -> Optional[int]:
@@ -332,12 +350,12 @@ def _line_of(with_lines: Any, loc: Tuple[Any, ...]) -> Optional[int]:
     node, line = with_lines, None
     for part in loc:
         if isinstance(node, dict):
-            line = node.get("__lines__", {}).get(str(part), line)
+            line = _key_line(node, part) or line
             node = node.get(part)
         elif isinstance(node, list) and isinstance(part, int) and part < len(node):
             node = node[part]
-            if isinstance(node, dict):
-                line = node.get("__lines__", {}).get("__line__", line)
+            if isinstance(node, CommentedMap):
+                line = node.lc.line + 1
         else:
             break
     return line
@@ -373,6 +391,12 @@ def load_topic_spec(path: Path = TOPICS_FILE) -> Dict[str, str]:
     """Topic id -> category, from the project's copy of the shared topic spec."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     return {topic: info["category"] for topic, info in data["topics"].items()}
+
+
+def load_reply_kinds(path: Path = TOPICS_FILE) -> Tuple[str, ...]:
+    """The reply kinds, in the spec's order, from the project's copy of the shared topic spec."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return tuple(data["kinds"])
 
 
 def load_clinic(path: Path) -> ClinicSettings:
@@ -430,10 +454,15 @@ def load_knowledge(
     clinic_path: Path = DEFAULT_CLINIC_FILE,
     topics: Optional[Dict[str, str]] = None,
     today: Optional[dt.date] = None,
+    topics_path: Optional[Path] = None,
 ) -> KnowledgeBase:
-    """Loads and validates a knowledge file; raises KnowledgeFileError listing every problem."""
+    """Loads and validates a knowledge file; raises KnowledgeFileError listing every problem.
+
+    The topics it must cover are `topics`, or else those of the spec at `topics_path` (by default
+    the project's `bot/topics.yml`).
+    """
     path, clinic_path = Path(path), Path(clinic_path)
-    topics = load_topic_spec() if topics is None else topics
+    topics = load_topic_spec(Path(topics_path) if topics_path else TOPICS_FILE) if topics is None else topics
     today = today or dt.date.today()
     name = str(path)
     clinic = load_clinic(clinic_path)
@@ -578,9 +607,12 @@ class KnowledgeStore:
     loses its answers to a typo.
     """
 
-    def __init__(self, path: Optional[Path] = None, clinic: Optional[Path] = None) -> None:
+    def __init__(
+        self, path: Optional[Path] = None, clinic: Optional[Path] = None, topics_path: Optional[Path] = None
+    ) -> None:
         self.path = _resolve(Path(path) if path else knowledge_path())
         self.clinic_path = _resolve(Path(clinic) if clinic else clinic_path())
+        self.topics_path = _resolve(Path(topics_path)) if topics_path else TOPICS_FILE
         self._lock = threading.Lock()
         self._stamp: Optional[Tuple[Any, ...]] = None
         self._current: Optional[KnowledgeBase] = None
@@ -610,7 +642,7 @@ class KnowledgeStore:
 
     def _reload(self, stamp: Tuple[Any, ...]) -> None:
         try:
-            fresh = load_knowledge(self.path, self.clinic_path)
+            fresh = load_knowledge(self.path, self.clinic_path, topics_path=self.topics_path)
         except Exception as error:
             if not isinstance(error, KnowledgeFileError):
                 error = KnowledgeFileError([Problem(str(self.path), f"cannot be loaded: {error!r}")])

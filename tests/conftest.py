@@ -1,24 +1,47 @@
-"""Shared fixtures. Unit tests use the real knowledge file; integration tests start real servers."""
+"""Shared fixtures and helpers.
+
+Code tests read the small files of `tests/fixtures/` (a knowledge file, a fictional clinic and its
+topic spec), never the shipped content, so a clinic can edit `bot/knowledge/en.yml` and
+`bot/clinic.yml` without breaking them. The properties of the shipped files are checked in
+tests/test_content.py. Integration tests start the real servers: with the shipped knowledge file
+(the trained model covers its topics) and the fixture clinic (`stack_kb` is what they serve).
+"""
 
 from __future__ import annotations
 
 import re
+import uuid
 from pathlib import Path
-from typing import List
+from typing import Any, Dict, List, Optional
 
 import pytest
 
 from needlewise import settings
-from needlewise.knowledge import (
-    DEFAULT_CLINIC_FILE,
-    DEFAULT_KNOWLEDGE_FILE,
-    KnowledgeBase,
-    load_knowledge,
-    load_topic_spec,
-)
+from needlewise.knowledge import KnowledgeBase, KnowledgeStore, load_knowledge, load_topic_spec
+from needlewise.replies import KINDS
 from needlewise.settings import ROOT
 
 SHARED_SPEC = ROOT.parent / "shared" / "spec"
+FIXTURES = ROOT / "tests" / "fixtures"
+#: The code tests' knowledge file, clinic and topic spec (see tests/fixtures/).
+FIXTURE_KNOWLEDGE = FIXTURES / "knowledge.yml"
+FIXTURE_CLINIC = FIXTURES / "clinic.yml"
+FIXTURE_TOPICS = FIXTURES / "topics.yml"
+
+
+def load_fixture_kb(knowledge: Path = FIXTURE_KNOWLEDGE, clinic: Path = FIXTURE_CLINIC, **kwargs: Any) -> KnowledgeBase:
+    """A knowledge file (by default the fixture) loaded with the fixture clinic and topic spec."""
+    return load_knowledge(knowledge, clinic, topics_path=FIXTURE_TOPICS, **kwargs)
+
+
+def fixture_store(knowledge: Path = FIXTURE_KNOWLEDGE, clinic: Path = FIXTURE_CLINIC) -> KnowledgeStore:
+    """A live store over a knowledge file (by default the fixture), checked against the fixture topics."""
+    return KnowledgeStore(knowledge, clinic, topics_path=FIXTURE_TOPICS)
+
+
+def stack_env(**values: str) -> Dict[str, str]:
+    """The environment a test stack's servers get on top of ours: the fixture clinic, and `values`."""
+    return {"CLINIC_FILE": str(FIXTURE_CLINIC), **values}
 
 
 #: Fixtures that start or load the real thing: a test that uses one is in the integration tier.
@@ -47,14 +70,20 @@ def fresh_settings():
 
 @pytest.fixture(scope="session")
 def topics() -> dict:
-    """Topic id -> category, from the project's copy of the topic spec."""
-    return load_topic_spec()
+    """Topic id -> category, from the fixture topic spec."""
+    return load_topic_spec(FIXTURE_TOPICS)
 
 
 @pytest.fixture(scope="session")
 def kb() -> KnowledgeBase:
-    """The shipped knowledge file with the shipped clinic settings."""
-    return load_knowledge(DEFAULT_KNOWLEDGE_FILE, DEFAULT_CLINIC_FILE)
+    """The fixture knowledge file with the fixture clinic."""
+    return load_fixture_kb()
+
+
+@pytest.fixture(scope="session")
+def stack_kb() -> KnowledgeBase:
+    """What the test stack answers from: the knowledge file the servers read, with the fixture clinic."""
+    return load_knowledge(settings.current().knowledge_file, FIXTURE_CLINIC)
 
 
 @pytest.fixture(scope="session")
@@ -75,28 +104,61 @@ def stack(model_path: Path, tmp_path_factory):
         model=model_path,
         log_dir=ROOT / "results" / "logs",
         # the whole suite shares 127.0.0.1: a higher per-address limit keeps the suite from tripping it
-        extra_env={"TRACKER_STORE_URL": f"sqlite:///{database}", "RATE_LIMIT_PER_CLIENT": "5000"},
+        extra_env=stack_env(TRACKER_STORE_URL=f"sqlite:///{database}", RATE_LIMIT_PER_CLIENT="5000"),
     )
     with Stack(config) as running:
         running.database = database
         yield running
 
 
-def rest_turn(stack, sender: str, message, timeout: float = 30.0):
+# --- talking to a running stack ----------------------------------------------------------------------
+
+
+def new_sender(prefix: str = "it") -> str:
+    """A fresh conversation id."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def webhook(stack) -> str:
+    """The URL of Rasa's REST channel."""
+    return f"{stack.config.rasa_url}/webhooks/rest/webhook"
+
+
+def rest_turn(stack, sender: str, message, timeout: float = 30.0, metadata: Optional[dict] = None):
     """One turn through Rasa's REST channel; returns (HTTP status, list of messages)."""
     import requests
 
-    response = requests.post(
-        f"{stack.config.rasa_url}/webhooks/rest/webhook",
-        json={"sender": sender, "message": message},
-        timeout=timeout,
-    )
+    body: Dict[str, Any] = {"sender": sender, "message": message}
+    if metadata is not None:
+        body["metadata"] = metadata
+    response = requests.post(webhook(stack), json=body, timeout=timeout)
     return response.status_code, response.json()
+
+
+def turn(stack, sender: str, message, metadata: Optional[dict] = None, timeout: float = 30.0) -> list:
+    """One REST turn that must succeed; returns the messages."""
+    status, messages = rest_turn(stack, sender, message, timeout, metadata)
+    assert status == 200, str(messages)[:300]
+    assert isinstance(messages, list)
+    return messages
 
 
 def contract_customs(messages: list) -> list:
     """The `custom` objects of one turn's messages."""
     return [m["custom"] for m in messages if isinstance(m.get("custom"), dict)]
+
+
+def one_custom(messages: list) -> dict:
+    """The one `custom` of a turn (the reply contract wants exactly one, of a known kind)."""
+    customs = contract_customs(messages)
+    assert len(customs) == 1, f"expected exactly one custom, got {customs}"
+    assert customs[0].get("kind") in KINDS, customs[0]
+    return customs[0]
+
+
+def texts(messages: list) -> List[str]:
+    """The words of a turn's messages."""
+    return [m["text"] for m in messages if m.get("text")]
 
 
 PERSONAL = "my name is Anna Kowalski, call me on 0412 345 678 or anna.k@example.com, born 03/04/1987"

@@ -1,4 +1,6 @@
-"""Contract tests of the action server through rasa-sdk's own app and Sanic's test client."""
+"""Contract tests of the action server through rasa-sdk's own app and Sanic's test client.
+
+The action answers from the fixture knowledge file and clinic (tests/fixtures/)."""
 
 from __future__ import annotations
 
@@ -6,12 +8,16 @@ import pytest
 import yaml
 from rasa_sdk.endpoint import create_app
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, fixture_store
 
 
 @pytest.fixture(scope="module")
 def client():
-    return create_app("actions").test_client
+    from actions import actions
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(actions, "STORE", fixture_store())
+        yield create_app("actions").test_client
 
 
 def domain_actions() -> set:
@@ -75,7 +81,8 @@ def test_urgent_by_the_contract(client, kb):
     _, response = client.post("/webhook", json=body)
     customs = [m["custom"] for m in response.json["responses"] if m.get("custom")]
     assert [c["kind"] for c in customs] == ["urgent"]
-    assert kb.clinic.emergency_number in response.json["responses"][0]["text"]
+    assert customs[0]["call"] == kb.clinic.emergency_number
+    assert response.json["responses"][0]["text"] == kb.message("urgent")
 
 
 def test_kiosk_urgent_sends_the_patient_to_the_front_desk(client, kb):

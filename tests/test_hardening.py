@@ -16,7 +16,6 @@ import signal
 import sqlite3
 import subprocess
 import time
-import uuid
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -24,44 +23,22 @@ import pytest
 import requests
 
 from needlewise import settings
-from needlewise.replies import KINDS
-from tests.conftest import PERSONAL, contract_customs, leaks, log_path
+from tests.conftest import (
+    PERSONAL,
+    leaks,
+    log_path,
+    new_sender,
+    one_custom,
+    stack_env,
+    texts,
+    turn,
+    webhook,
+)
 
 Messages = List[Dict[str, Any]]
 
 
 # --- helpers ---------------------------------------------------------------------------------------
-
-
-def new_sender(prefix: str = "hd") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
-
-
-def webhook(stack) -> str:
-    return f"{stack.config.rasa_url}/webhooks/rest/webhook"
-
-
-def turn(stack, sender: str, message: Any, metadata: Optional[dict] = None, timeout: float = 30.0) -> Messages:
-    """One REST turn that must succeed; returns the messages."""
-    body: Dict[str, Any] = {"sender": sender, "message": message}
-    if metadata is not None:
-        body["metadata"] = metadata
-    response = requests.post(webhook(stack), json=body, timeout=timeout)
-    assert response.status_code == 200, response.text[:300]
-    messages = response.json()
-    assert isinstance(messages, list)
-    return messages
-
-
-def one_custom(messages: Messages) -> dict:
-    customs = contract_customs(messages)
-    assert len(customs) == 1, f"expected exactly one custom, got {customs}"
-    assert customs[0].get("kind") in KINDS, customs[0]
-    return customs[0]
-
-
-def texts(messages: Messages) -> List[str]:
-    return [m["text"] for m in messages if m.get("text")]
 
 
 def stored(stack, sender: str) -> List[tuple]:
@@ -74,11 +51,11 @@ def user_texts(stack, sender: str) -> List[str]:
     return [json.loads(data).get("text") for kind, data in stored(stack, sender) if kind == "user"]
 
 
-def answers_what_is_dry_needling(stack, kb, sender: Optional[str] = None) -> None:
+def answers_what_is_dry_needling(stack, stack_kb, sender: Optional[str] = None) -> None:
     messages = turn(stack, sender or new_sender(), "what is dry needling?")
     custom = one_custom(messages)
     assert (custom["kind"], custom["topic"]) == ("answer", "what_is_dry_needling")
-    assert messages[0]["text"] == kb.fill(kb.entry("what_is_dry_needling").answer)
+    assert messages[0]["text"] == stack_kb.fill(stack_kb.entry("what_is_dry_needling").answer)
 
 
 class LogTail:
@@ -117,7 +94,7 @@ def api_stack(stack, tmp_path_factory):
     config = StackConfig.free(
         model=stack.config.model,
         log_dir=folder,
-        extra_env={"RASA_API_TOKEN": "t0ken", "TRACKER_STORE_URL": f"sqlite:///{folder / 'api.db'}"},
+        extra_env=stack_env(RASA_API_TOKEN="t0ken", TRACKER_STORE_URL=f"sqlite:///{folder / 'api.db'}"),
     )
     api = Stack(config)
     try:
@@ -154,7 +131,7 @@ BAD_INPUTS = {
 
 
 @pytest.mark.parametrize("message", list(BAD_INPUTS.values()), ids=list(BAD_INPUTS))
-def test_bad_input_gets_exactly_one_contract_reply(stack, kb, message):
+def test_bad_input_gets_exactly_one_contract_reply(stack, stack_kb, message):
     sender = new_sender("bad")
     messages = turn(stack, sender, message)
     custom = one_custom(messages)
@@ -164,10 +141,10 @@ def test_bad_input_gets_exactly_one_contract_reply(stack, kb, message):
     assert "<script" not in raw and "{{7*7}}" not in raw and "jndi" not in raw  # never reflected
     if not (message or "").strip():
         assert custom["kind"] == "fallback"
-        assert texts(messages)[0] == kb.message("empty_message")
+        assert texts(messages)[0] == stack_kb.message("empty_message")
         assert stored(stack, sender) == []  # nothing reaches Rasa
     if message and len(message) > 10_000:
-        assert kb.message("message_too_long") in texts(messages)
+        assert stack_kb.message("message_too_long") in texts(messages)
     if message and message.startswith("/"):
         assert custom["kind"] != "urgent"
         said = user_texts(stack, sender)
@@ -191,8 +168,8 @@ def test_a_capitalised_red_flag_still_gets_the_urgent_reply(stack, message):
     assert one_custom(turn(stack, new_sender("flag"), message))["kind"] == "urgent"
 
 
-def test_the_server_still_answers_after_bad_input(stack, kb):
-    answers_what_is_dry_needling(stack, kb)
+def test_the_server_still_answers_after_bad_input(stack, stack_kb):
+    answers_what_is_dry_needling(stack, stack_kb)
 
 
 # --- signed button payloads ------------------------------------------------------------------------
@@ -293,8 +270,8 @@ def test_a_malformed_forget_request_gets_a_json_error(stack, body):
     assert isinstance(response.json()["error"], str)
 
 
-def test_the_server_keeps_serving_after_malformed_requests(stack, kb):
-    answers_what_is_dry_needling(stack, kb)
+def test_the_server_keeps_serving_after_malformed_requests(stack, stack_kb):
+    answers_what_is_dry_needling(stack, stack_kb)
 
 
 # --- privacy ---------------------------------------------------------------------------------------
@@ -320,7 +297,7 @@ def test_identifying_details_are_neither_stored_nor_logged(stack):
 # --- forget me -------------------------------------------------------------------------------------
 
 
-def test_forget_me_deletes_the_conversation(stack, kb):
+def test_forget_me_deletes_the_conversation(stack, stack_kb):
     sender = new_sender("forget")
     for message in ("hello", "what is dry needling?", "is it safe?"):
         one_custom(turn(stack, sender, message))
@@ -330,7 +307,7 @@ def test_forget_me_deletes_the_conversation(stack, kb):
     messages = turn(stack, sender, "forget me")
     custom = one_custom(messages)
     assert custom["kind"] == "chitchat"
-    assert texts(messages)[0] == kb.message("forget_me_done")
+    assert texts(messages)[0] == stack_kb.message("forget_me_done")
     assert stored(stack, sender) == [], "the conversation is still in the tracker store"
     assert custom.get("deleted") is True
     assert user_texts(stack, other) == ["hello"]  # only that patient's conversation
@@ -384,13 +361,13 @@ def test_an_unknown_surface_is_stored_as_web(stack):
 # --- rate limits -----------------------------------------------------------------------------------
 
 
-def test_a_sender_over_the_rate_limit_is_told_to_slow_down(stack, kb):
+def test_a_sender_over_the_rate_limit_is_told_to_slow_down(stack, stack_kb):
     sender = new_sender("fast")
     for _ in range(30):
         assert one_custom(turn(stack, sender, "hello")).get("reason") != "rate_limited"
     messages = turn(stack, sender, "hello")
     assert one_custom(messages) == {"kind": "fallback", "topic": None, "reason": "rate_limited"}
-    assert texts(messages) == [kb.message("rate_limited")]
+    assert texts(messages) == [stack_kb.message("rate_limited")]
     assert len(user_texts(stack, sender)) == 30  # the refused message never reached Rasa
     assert one_custom(turn(stack, new_sender("fast"), "hello"))["kind"] == "greeting"
 
@@ -412,7 +389,7 @@ def hold_exclusive_lock(database: Path, timeout: float = 10.0) -> sqlite3.Connec
             time.sleep(0.05)
 
 
-def test_a_locked_tracker_store_still_gets_an_answer(stack, kb, api_stack):
+def test_a_locked_tracker_store_still_gets_an_answer(stack, stack_kb, api_stack):
     """(Asks for `api_stack` only so that it boots during the 15 s this test waits on SQLite.)"""
     sender = new_sender("locked")
     one_custom(turn(stack, sender, "hello"))  # the events table exists
@@ -429,8 +406,8 @@ def test_a_locked_tracker_store_still_gets_an_answer(stack, kb, api_stack):
         lock.execute("ROLLBACK")
         lock.close()
     assert rasa_log.wait_for("database is locked"), "the failure is logged"
-    answers_what_is_dry_needling(stack, kb)
-    answers_what_is_dry_needling(stack, kb, sender)
+    answers_what_is_dry_needling(stack, stack_kb)
+    answers_what_is_dry_needling(stack, stack_kb, sender)
 
 
 def kill(stack, name: str) -> None:
@@ -447,7 +424,7 @@ def restore(stack, name: str) -> None:
         stack.wait_ready([name], timeout=60)
 
 
-def test_a_killed_action_server_is_covered_then_restarted(stack, kb):
+def test_a_killed_action_server_is_covered_then_restarted(stack, stack_kb):
     assert stack.supervise_once() == []
     restarts = stack.restarts["actions"]
     kill(stack, "actions")
@@ -455,26 +432,26 @@ def test_a_killed_action_server_is_covered_then_restarted(stack, kb):
         messages = turn(stack, new_sender("down"), "what is dry needling?")
         custom = one_custom(messages)
         assert custom["kind"] == "handoff"
-        assert kb.clinic.phone in texts(messages)[0]
+        assert stack_kb.clinic.phone in texts(messages)[0]
         urgent = turn(stack, new_sender("down"), "i fainted")
         assert one_custom(urgent)["kind"] == "urgent"
-        assert kb.clinic.emergency_number in texts(urgent)[0]
+        assert stack_kb.clinic.emergency_number in texts(urgent)[0]
         assert stack.supervise_once() == ["actions"]
         assert stack.restarts["actions"] == restarts + 1
         stack.wait_ready(["actions"], timeout=60)
     finally:
         restore(stack, "actions")
-    answers_what_is_dry_needling(stack, kb)
+    answers_what_is_dry_needling(stack, stack_kb)
     assert stack.supervise_once() == []
 
 
-def test_a_killed_web_server_is_restarted(stack, kb):
+def test_a_killed_web_server_is_restarted(stack, stack_kb):
     restarts = stack.restarts["web"]
     kill(stack, "web")
     try:
         with pytest.raises(requests.ConnectionError):
             requests.get(f"{stack.config.web_url}/", timeout=5)
-        answers_what_is_dry_needling(stack, kb)  # the bot does not need the web server
+        answers_what_is_dry_needling(stack, stack_kb)  # the bot does not need the web server
         assert stack.supervise_once() == ["web"]
         assert stack.restarts["web"] == restarts + 1
         stack.wait_ready(["web"], timeout=60)

@@ -1,62 +1,49 @@
-"""The whole bot: the real action server, Rasa server and web server, talking over HTTP."""
+"""The whole bot: the real action server, Rasa server and web server, talking over HTTP.
+
+The servers answer from the knowledge file they read and the fixture clinic (`stack_kb`)."""
 
 from __future__ import annotations
-
-import uuid
 
 import pytest
 import requests
 
-from needlewise.replies import KINDS as REPLY_KINDS
-from tests.conftest import contract_customs, rest_turn
-
-KINDS = set(REPLY_KINDS)
+from needlewise.knowledge import load_clinic
+from tests.conftest import FIXTURE_CLINIC, new_sender, one_custom, rest_turn
 
 
-def sender() -> str:
-    return f"it-{uuid.uuid4().hex[:12]}"
-
-
-def one_custom(messages: list) -> dict:
-    customs = contract_customs(messages)
-    assert len(customs) == 1, f"expected exactly one custom, got {customs}"
-    assert customs[0]["kind"] in KINDS
-    return customs[0]
-
-
-def test_what_is_dry_needling_over_rest(stack, kb):
-    status, messages = rest_turn(stack, sender(), "what is dry needling?")
+def test_what_is_dry_needling_over_rest(stack, stack_kb):
+    status, messages = rest_turn(stack, new_sender(), "what is dry needling?")
     assert status == 200
     custom = one_custom(messages)
     assert custom["kind"] == "answer"
     assert custom["topic"] == "what_is_dry_needling"
     assert custom["sources"] and custom["evidence"]["level"]
-    assert messages[0]["text"] == kb.fill(kb.entry("what_is_dry_needling").answer)
+    assert messages[0]["text"] == stack_kb.fill(stack_kb.entry("what_is_dry_needling").answer)
 
 
-def test_greeting_then_goodbye(stack, kb):
-    who = sender()
+def test_greeting_then_goodbye(stack, stack_kb):
+    who = new_sender()
     _, hello = rest_turn(stack, who, "hello there")
     assert one_custom(hello)["kind"] == "greeting"
-    assert kb.clinic.emergency_number in hello[0]["text"]
+    assert stack_kb.clinic.emergency_number in hello[0]["text"]
     _, bye = rest_turn(stack, who, "bye")
     assert one_custom(bye)["kind"] == "goodbye"
 
 
-def test_follow_up_resolves_against_the_last_topic(stack, kb):
-    who = sender()
+def test_follow_up_resolves_against_the_last_topic(stack, stack_kb):
+    who = new_sender()
     rest_turn(stack, who, "what is dry needling?")
     _, more = rest_turn(stack, who, "/followup_more")
     custom = one_custom(more)
     assert custom["topic"] == "what_is_dry_needling"
-    assert more[0]["text"] == kb.fill(kb.entry("what_is_dry_needling").detail)
+    assert more[0]["text"] == stack_kb.fill(stack_kb.entry("what_is_dry_needling").detail)
 
 
-def test_a_reported_emergency_gets_the_urgent_reply(stack, kb):
-    _, messages = rest_turn(stack, sender(), "my chest hurts and i cant breathe properly")
+def test_a_reported_emergency_gets_the_urgent_reply(stack, stack_kb):
+    _, messages = rest_turn(stack, new_sender(), "my chest hurts and i cant breathe properly")
     custom = one_custom(messages)
     assert custom["kind"] == "urgent"
-    assert kb.clinic.emergency_number in messages[0]["text"]
+    assert stack_kb.clinic.emergency_number in messages[0]["text"]
 
 
 @pytest.mark.parametrize(
@@ -67,12 +54,12 @@ def test_a_reported_emergency_gets_the_urgent_reply(stack, kb):
     ],
 )
 def test_an_ordinary_question_with_alarming_words_is_not_urgent(stack, text):
-    _, messages = rest_turn(stack, sender(), text)
+    _, messages = rest_turn(stack, new_sender(), text)
     assert one_custom(messages)["kind"] != "urgent"
 
 
-def test_a_question_in_another_language_gets_english_only_with_the_phone(stack, kb):
-    _, messages = rest_turn(stack, sender(), "quanto custa uma sessão de agulhamento seco no pescoço?")
+def test_a_question_in_another_language_gets_english_only_with_the_phone(stack, stack_kb):
+    _, messages = rest_turn(stack, new_sender(), "quanto custa uma sessão de agulhamento seco no pescoço?")
     custom = one_custom(messages)
     assert (custom["kind"], custom["topic"], custom["reason"], custom["language"]) == (
         "fallback",
@@ -80,13 +67,13 @@ def test_a_question_in_another_language_gets_english_only_with_the_phone(stack, 
         "other_language",
         "pt",
     )
-    assert messages[0]["text"] == kb.message("other_language")
+    assert messages[0]["text"] == stack_kb.message("other_language")
 
 
-def test_someone_who_wants_a_person_gets_the_front_desk(stack, kb):
-    _, messages = rest_turn(stack, sender(), "this bot is useless, can a real person call me back please")
+def test_someone_who_wants_a_person_gets_the_front_desk(stack, stack_kb):
+    _, messages = rest_turn(stack, new_sender(), "this bot is useless, can a real person call me back please")
     assert one_custom(messages)["kind"] == "handoff"
-    assert kb.clinic.phone in messages[0]["text"] and kb.clinic.hours in messages[0]["text"]
+    assert stack_kb.clinic.phone in messages[0]["text"] and stack_kb.clinic.hours in messages[0]["text"]
 
 
 def test_the_web_server_serves_the_clinic_page(stack):
@@ -98,26 +85,44 @@ def test_the_web_server_serves_the_clinic_page(stack):
     assert config["rasaUrl"] == stack.config.rasa_url
 
 
-def test_every_turn_is_answered_while_the_action_server_is_down(stack, kb):
+def test_the_servers_use_the_clinic_file_they_are_given(stack, stack_kb):
+    """CLINIC_FILE reaches every server: the test stack runs with the fixture clinic, not the shipped one."""
+    assert stack_kb.clinic == load_clinic(FIXTURE_CLINIC)
+    clinic = stack_kb.clinic
+    config = requests.get(f"{stack.config.web_url}/config.json", timeout=10).json()
+    assert config["clinic"] == {
+        "name": clinic.name,
+        "phone": clinic.phone,
+        "emergencyNumber": clinic.emergency_number,
+        "crisisLine": clinic.crisis_line,
+        "frontDesk": clinic.front_desk,
+        "bookingUrl": clinic.booking_url,
+    }
+    _, booking = rest_turn(stack, new_sender(), "/booking")
+    assert one_custom(booking)["sources"][0]["url"] == clinic.booking_url
+    assert booking[0]["text"] == stack_kb.fill(stack_kb.entry("booking").answer)
+
+
+def test_every_turn_is_answered_while_the_action_server_is_down(stack, stack_kb):
     """Stops the real action server: urgent replies still work, other turns hand off; then it recovers."""
     stack.stop_one("actions")
     try:
-        _, urgent = rest_turn(stack, sender(), "i fainted after my session and feel awful")
+        _, urgent = rest_turn(stack, new_sender(), "i fainted after my session and feel awful")
         assert one_custom(urgent)["kind"] == "urgent"
-        assert kb.clinic.emergency_number in urgent[0]["text"]
-        _, spanish = rest_turn(stack, sender(), "me duele mucho el pecho y no puedo respirar")
+        assert stack_kb.clinic.emergency_number in urgent[0]["text"]
+        _, spanish = rest_turn(stack, new_sender(), "me duele mucho el pecho y no puedo respirar")
         assert one_custom(spanish)["kind"] == "urgent"
-        _, crisis = rest_turn(stack, sender(), "i want to kill myself")
+        _, crisis = rest_turn(stack, new_sender(), "i want to kill myself")
         crisis_custom = one_custom(crisis)
-        assert crisis_custom["kind"] == "urgent" and crisis_custom["crisis_line"] == kb.clinic.crisis_line
-        _, other = rest_turn(stack, sender(), "what is dry needling?")
+        assert crisis_custom["kind"] == "urgent" and crisis_custom["crisis_line"] == stack_kb.clinic.crisis_line
+        _, other = rest_turn(stack, new_sender(), "what is dry needling?")
         custom = one_custom(other)
         assert custom["kind"] == "handoff"
-        assert kb.clinic.phone in other[0]["text"]
+        assert stack_kb.clinic.phone in other[0]["text"]
     finally:
         stack.start_one("actions")
         stack.wait_ready(["actions"])
-    _, back = rest_turn(stack, sender(), "what is dry needling?")
+    _, back = rest_turn(stack, new_sender(), "what is dry needling?")
     assert one_custom(back)["topic"] == "what_is_dry_needling"
 
 
@@ -143,7 +148,7 @@ def story_turns() -> list:
 
 @pytest.mark.parametrize(("name", "turns"), story_turns(), ids=[s[0] for s in story_turns()])
 def test_every_turn_of_every_test_story_carries_one_custom_of_the_right_kind(stack, name, turns):
-    who = sender()
+    who = new_sender()
     previous = None
     for text, kind in turns:
         status, messages = rest_turn(stack, who, text)

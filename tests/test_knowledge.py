@@ -1,8 +1,9 @@
-"""The shipped knowledge file, the checks that refuse broken copies of it, and its hot reload.
+"""The knowledge loader: the checks that refuse broken knowledge and clinic files, and the hot reload.
 
-Broken copies are made in `tmp_path` by editing the text of the shipped `bot/knowledge/en.yml`,
-and every refusal is checked for what a member of the clinic staff needs to fix it: the file,
-the line of the broken place, the entry id and the field.
+Everything here runs on the fixture files (`tests/fixtures/`), never on the shipped content, whose
+properties tests/test_content.py checks. Broken copies are made in `tmp_path` by editing the text
+of `tests/fixtures/knowledge.yml`, and every refusal is checked for what a member of the clinic
+staff needs to fix it: the file, the line of the broken place, the entry id and the field.
 """
 
 from __future__ import annotations
@@ -10,36 +11,35 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import statistics
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
 
 import pytest
 import yaml
 
 from needlewise.knowledge import (
-    DEFAULT_CLINIC_FILE,
-    DEFAULT_KNOWLEDGE_FILE,
-    ROOT,
-    TOPICS_FILE,
+    MESSAGE_KEYS,
     KnowledgeBase,
     KnowledgeFileError,
     KnowledgeStore,
     Problem,
     count_words,
+    load_clinic,
     load_knowledge,
     load_topic_spec,
 )
+from tests.conftest import FIXTURE_CLINIC, FIXTURE_KNOWLEDGE, FIXTURE_TOPICS, fixture_store, load_fixture_kb
 from tools import check_knowledge
 from tools.readability import grade
 
-SHIPPED = DEFAULT_KNOWLEDGE_FILE.read_text(encoding="utf-8")
-SHIPPED_CLINIC = DEFAULT_CLINIC_FILE.read_text(encoding="utf-8")
-SHARED_TOPICS = ROOT.parent / "shared" / "spec" / "topics.yml"
-TOPIC_SPEC = load_topic_spec()
-TOPIC_IDS = list(TOPIC_SPEC)
-#: The entry ids as written in the shipped file (read without our loader, for parametrising).
-ENTRY_IDS = [entry["id"] for entry in yaml.safe_load(SHIPPED)["entries"]]
+FIXTURE = FIXTURE_KNOWLEDGE.read_text(encoding="utf-8")
+CLINIC_TEXT = FIXTURE_CLINIC.read_text(encoding="utf-8")
+CLINIC = load_clinic(FIXTURE_CLINIC)
+#: The fixture clinic's phone line, as written (the clinic-file tests break it).
+PHONE_LINE = next(line for line in CLINIC_TEXT.splitlines(keepends=True) if line.startswith("phone:"))
+TOPIC_SPEC = load_topic_spec(FIXTURE_TOPICS)
+#: The entry ids as written in the fixture (read without our loader, for parametrising).
+ENTRY_IDS = [entry["id"] for entry in yaml.safe_load(FIXTURE)["entries"]]
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -85,9 +85,9 @@ def write(tmp_path: Path, text: str, name: str = "en.yml") -> Path:
     return path
 
 
-def refusal(path: Path, clinic: Path = DEFAULT_CLINIC_FILE, **kwargs) -> KnowledgeFileError:
+def refusal(path: Path, clinic: Path = FIXTURE_CLINIC, **kwargs) -> KnowledgeFileError:
     with pytest.raises(KnowledgeFileError) as info:
-        load_knowledge(path, clinic, **kwargs)
+        load_fixture_kb(path, clinic, **kwargs)
     return info.value
 
 
@@ -121,69 +121,38 @@ def assert_located(
 
 @pytest.fixture(scope="module")
 def last_review() -> dt.date:
-    """The newest review date of the shipped file: a `today` that makes every shipped date valid."""
-    return max(dt.date.fromisoformat(d) for d in re.findall(r"^      on: (\S+)$", SHIPPED, re.MULTILINE))
+    """The newest review date of the fixture: a `today` that makes every fixture date valid."""
+    return max(dt.date.fromisoformat(d) for d in re.findall(r"^      on: (\S+)$", FIXTURE, re.MULTILINE))
 
 
-# --- the shipped file: coverage of the topic spec -------------------------------------------------
+# --- a valid file ------------------------------------------------------------------------------------
 
 
-def test_the_shipped_file_has_36_entries(kb: KnowledgeBase) -> None:
-    assert len(kb.entries) == 36
-    assert len(TOPIC_IDS) == 36
+def test_a_valid_file_loads_with_one_entry_per_topic_in_its_category(kb: KnowledgeBase) -> None:
+    assert list(kb.entries) == ENTRY_IDS
+    assert {topic: entry.category for topic, entry in kb.entries.items()} == TOPIC_SPEC
+    assert kb.messages.keys() == set(MESSAGE_KEYS)
+    assert kb.source == str(FIXTURE_KNOWLEDGE)
 
 
-@pytest.mark.parametrize("topic", TOPIC_IDS)
-def test_every_topic_has_an_entry_in_its_category(kb: KnowledgeBase, topic: str) -> None:
-    assert topic in kb.entries
-    assert kb.entry(topic).category == TOPIC_SPEC[topic]
+def test_without_a_topic_spec_a_file_is_held_to_the_projects_topics() -> None:
+    """By default the loader and the store check bot/topics.yml, which the fixture covers only in part."""
+    with pytest.raises(KnowledgeFileError) as info:
+        load_knowledge(FIXTURE_KNOWLEDGE, FIXTURE_CLINIC)
+    missing = {p.entry for p in info.value.problems if p.message.endswith("of topics.yml has no entry")}
+    assert missing and missing == set(load_topic_spec()) - set(ENTRY_IDS)
+    store = KnowledgeStore(FIXTURE_KNOWLEDGE, FIXTURE_CLINIC)
+    with pytest.raises(KnowledgeFileError):
+        store.get()
+    assert fixture_store().get().entries.keys() == set(ENTRY_IDS)
 
 
-@pytest.mark.parametrize("entry_id", ENTRY_IDS)
-def test_every_entry_is_a_topic(entry_id: str) -> None:
-    assert entry_id in TOPIC_SPEC
-
-
-def test_entry_ids_are_unique_and_match_the_topics_exactly() -> None:
-    assert len(ENTRY_IDS) == len(set(ENTRY_IDS))
-    assert set(ENTRY_IDS) == set(TOPIC_IDS)
-
-
-def test_topics_file_is_the_shared_spec() -> None:
-    if not SHARED_TOPICS.exists():
-        pytest.skip(f"no shared spec at {SHARED_TOPICS}")
-    assert TOPICS_FILE.read_text(encoding="utf-8") == SHARED_TOPICS.read_text(encoding="utf-8")
-
-
-# --- the shipped file: reading level and length ----------------------------------------------------
-
-
-@pytest.mark.parametrize("entry_id", ENTRY_IDS)
-def test_answer_reads_at_grade_10_or_below(kb: KnowledgeBase, entry_id: str) -> None:
-    assert grade(kb.fill(kb.entry(entry_id).answer)) <= 10.0
-
-
-@pytest.mark.parametrize("entry_id", ENTRY_IDS)
-def test_detail_reads_at_grade_10_or_below(kb: KnowledgeBase, entry_id: str) -> None:
-    detail = kb.entry(entry_id).detail
-    if detail is None:
-        pytest.skip("this entry has no detail")
-    assert grade(kb.fill(detail)) <= 10.0
-
-
-def test_median_answer_reads_at_grade_8_or_below(kb: KnowledgeBase) -> None:
-    grades = [grade(kb.fill(entry.answer)) for entry in kb.entries.values()]
-    assert len(grades) == 36
-    assert statistics.median(grades) <= 8.0
-
-
-@pytest.mark.parametrize("entry_id", ENTRY_IDS)
-def test_answer_has_40_to_120_words(kb: KnowledgeBase, entry_id: str) -> None:
-    assert 40 <= count_words(kb.fill(kb.entry(entry_id).answer)) <= 120
+def test_a_freshly_reviewed_file_has_no_warnings(last_review: dt.date) -> None:
+    assert load_fixture_kb(today=last_review).warnings == []
 
 
 def test_grade_tells_easy_from_hard_text() -> None:
-    """The measure the limits rely on does rank text: short words score low, long ones high."""
+    """The measure the reading limits rely on does rank text: short words score low, long ones high."""
     easy = "The cat sat on the mat. It was a big cat. The mat was red."
     hard = (
         "Intramuscular stimulation of myofascial trigger points necessitates comprehensive anatomical "
@@ -192,37 +161,19 @@ def test_grade_tells_easy_from_hard_text() -> None:
     assert grade(easy) < 3 < 10 < grade(hard)
 
 
-# --- the shipped file: sources, related topics, placeholders ---------------------------------------
+# --- placeholders are filled from the clinic file -------------------------------------------------
 
 
-@pytest.mark.parametrize("entry_id", [i for i in ENTRY_IDS if TOPIC_SPEC.get(i) != "clinic"])
-def test_every_non_clinic_entry_has_a_traceable_source(kb: KnowledgeBase, entry_id: str) -> None:
-    traceable = [s for s in kb.entry(entry_id).sources if s.pmid or s.doi or (s.url and s.url.startswith("https://"))]
-    assert traceable, f"{entry_id} has no source with a pmid, a doi or an https url"
-    assert all(s.title for s in kb.entry(entry_id).sources)
-
-
-@pytest.mark.parametrize("entry_id", ENTRY_IDS)
-def test_related_ids_exist_and_are_not_the_entry_itself(kb: KnowledgeBase, entry_id: str) -> None:
-    related = kb.entry(entry_id).related
-    assert 2 <= len(related) <= 4  # SCHEMA.md: 2 to 4 other topic ids
-    assert len(set(related)) == len(related)
-    assert entry_id not in related
-    assert all(r in kb.entries for r in related)
-
-
-def _texts_of(kb: KnowledgeBase, entry_id: str) -> List[str]:
-    entry = kb.entry(entry_id)
-    texts = [entry.title, entry.answer, entry.detail or "", entry.evidence.summary]
-    texts += [value for source in entry.sources for value in source.dict().values() if value]
-    return texts
-
-
-@pytest.mark.parametrize("entry_id", ENTRY_IDS)
-def test_every_placeholder_of_an_entry_fills(kb: KnowledgeBase, entry_id: str) -> None:
-    for text in _texts_of(kb, entry_id):
-        filled = kb.fill(text)
-        assert "{" not in filled and "}" not in filled, filled
+def test_placeholders_take_the_clinic_settings(kb: KnowledgeBase) -> None:
+    assert kb.clinic == CLINIC
+    booking = kb.fill(kb.entry("booking").answer)
+    assert kb.clinic.booking_url in booking
+    assert kb.clinic.phone in booking
+    assert kb.clinic.name in booking
+    assert kb.clinic.hours in booking
+    assert "{" not in booking and "}" not in booking
+    assert kb.fill(kb.entry("booking").sources[0].url) == kb.clinic.booking_url
+    assert kb.fill(kb.entry("booking").sources[0].title) == f"{kb.clinic.name} clinic settings"
 
 
 def test_every_placeholder_of_the_messages_fills(kb: KnowledgeBase) -> None:
@@ -230,20 +181,8 @@ def test_every_placeholder_of_the_messages_fills(kb: KnowledgeBase) -> None:
     for key in kb.messages:
         filled = kb.message(key)
         assert "{" not in filled and "}" not in filled, key
-
-
-def test_placeholders_take_the_clinic_settings(kb: KnowledgeBase) -> None:
-    booking = kb.fill(kb.entry("booking").answer)
-    assert kb.clinic.booking_url in booking
-    assert kb.clinic.phone in booking
-    assert kb.clinic.name in booking
-    assert kb.fill(kb.entry("booking").sources[0].url) == kb.clinic.booking_url
-
-
-def test_the_shipped_file_has_no_warnings_on_its_review_day(last_review: dt.date) -> None:
-    kb = load_knowledge(DEFAULT_KNOWLEDGE_FILE, DEFAULT_CLINIC_FILE, today=last_review)
-    assert kb.warnings == []
-    assert kb.source == str(DEFAULT_KNOWLEDGE_FILE)
+    assert kb.message("urgent_kiosk") == kb.clinic.front_desk
+    assert kb.clinic.emergency_number in kb.message("urgent")
 
 
 # --- `on:` is a key, not a yes/no value ------------------------------------------------------------
@@ -254,15 +193,12 @@ def test_plain_yaml_1_1_would_read_on_as_true() -> None:
     assert yaml.safe_load("on: 2026-01-15") == {True: dt.date(2026, 1, 15)}
 
 
-def test_the_shipped_review_dates_are_unquoted_on_keys() -> None:
-    assert len(re.findall(r"^      on: \d{4}-\d{2}-\d{2}$", SHIPPED, re.MULTILINE)) == 36
-
-
 def test_unquoted_on_in_reviewed_is_read_as_a_date(tmp_path: Path, last_review: dt.date) -> None:
-    text, _ = edit_entry(SHIPPED, "pregnancy", f"      on: {last_review.isoformat()}\n", "      on: 2026-01-15\n")
-    kb = load_knowledge(write(tmp_path, text), today=last_review)
+    assert len(re.findall(r"^      on: \d{4}-\d{2}-\d{2}$", FIXTURE, re.MULTILINE)) == len(ENTRY_IDS)
+    text, _ = edit_entry(FIXTURE, "pregnancy", f"      on: {last_review.isoformat()}\n", "      on: 2026-01-15\n")
+    kb = load_fixture_kb(write(tmp_path, text), today=last_review)
     assert kb.entry("pregnancy").reviewed.on == dt.date(2026, 1, 15)
-    assert kb.entry("pregnancy").reviewed.by == "Needlewise content team"
+    assert kb.entry("pregnancy").reviewed.by == yaml.safe_load(FIXTURE)["entries"][0]["reviewed"]["by"]
 
 
 # --- review dates: stale is a warning, the future is an error -------------------------------------
@@ -270,31 +206,33 @@ def test_unquoted_on_in_reviewed_is_read_as_a_date(tmp_path: Path, last_review: 
 
 def test_a_review_older_than_12_months_is_a_warning_not_an_error(tmp_path: Path, last_review: dt.date) -> None:
     old = last_review - dt.timedelta(days=400)
-    text, _ = edit_entry(SHIPPED, "cost", f"      on: {last_review.isoformat()}\n", f"      on: {old.isoformat()}\n")
+    text, _ = edit_entry(FIXTURE, "booking", f"      on: {last_review.isoformat()}\n", f"      on: {old.isoformat()}\n")
     path = write(tmp_path, text)
-    kb = load_knowledge(path, today=last_review)
-    assert len(kb.entries) == 36
+    kb = load_fixture_kb(path, today=last_review)
+    assert len(kb.entries) == len(ENTRY_IDS)
     assert len(kb.warnings) == 1
     warning = kb.warnings[0]
-    assert (warning.file, warning.entry, warning.field) == (str(path), "cost", "reviewed.on")
+    assert (warning.file, warning.entry, warning.field) == (str(path), "booking", "reviewed.on")
     assert f"reviewed {old.isoformat()}, more than 12 months ago" in warning.message
 
 
 def test_a_review_exactly_12_months_old_is_not_yet_a_warning(tmp_path: Path, last_review: dt.date) -> None:
     edge = last_review - dt.timedelta(days=365)
-    text, _ = edit_entry(SHIPPED, "cost", f"      on: {last_review.isoformat()}\n", f"      on: {edge.isoformat()}\n")
-    assert load_knowledge(write(tmp_path, text), today=last_review).warnings == []
+    text, _ = edit_entry(
+        FIXTURE, "booking", f"      on: {last_review.isoformat()}\n", f"      on: {edge.isoformat()}\n"
+    )
+    assert load_fixture_kb(write(tmp_path, text), today=last_review).warnings == []
 
 
-def test_every_shipped_review_becomes_a_warning_after_a_year(last_review: dt.date) -> None:
-    kb = load_knowledge(DEFAULT_KNOWLEDGE_FILE, today=last_review + dt.timedelta(days=366))
+def test_every_review_becomes_a_warning_after_a_year(last_review: dt.date) -> None:
+    kb = load_fixture_kb(today=last_review + dt.timedelta(days=366))
     assert sorted(w.entry for w in kb.warnings) == sorted(ENTRY_IDS)
 
 
 def test_a_review_date_in_the_future_is_refused(tmp_path: Path, last_review: dt.date) -> None:
     future = last_review + dt.timedelta(days=1)
     text, line = edit_entry(
-        SHIPPED, "session_length", f"      on: {last_review.isoformat()}\n", f"      on: {future.isoformat()}\n"
+        FIXTURE, "session_length", f"      on: {last_review.isoformat()}\n", f"      on: {future.isoformat()}\n"
     )
     path = write(tmp_path, text)
     error = refusal(path, today=last_review)
@@ -309,12 +247,12 @@ def test_a_review_date_in_the_future_is_refused(tmp_path: Path, last_review: dt.
 def test_a_review_date_finding_points_at_the_on_line(tmp_path: Path, last_review: dt.date, days: int) -> None:
     date = last_review + dt.timedelta(days=days)
     old = f"      on: {last_review.isoformat()}\n"
-    text, line = edit_entry(SHIPPED, "session_length", old, f"      on: {date.isoformat()}\n")
+    text, line = edit_entry(FIXTURE, "session_length", old, f"      on: {date.isoformat()}\n")
     path = write(tmp_path, text)
     if days > 0:
         problem = the_problem(refusal(path, today=last_review), "session_length", "reviewed.on")
     else:
-        (problem,) = load_knowledge(path, today=last_review).warnings
+        (problem,) = load_fixture_kb(path, today=last_review).warnings
     assert problem.line == line
 
 
@@ -322,8 +260,8 @@ def test_a_review_date_finding_points_at_the_on_line(tmp_path: Path, last_review
 
 
 def test_an_entry_without_sources_is_refused(tmp_path: Path) -> None:
-    block = field_block(SHIPPED, "what_is_dry_needling", "sources")
-    text, line = edit_entry(SHIPPED, "what_is_dry_needling", block, "    sources: []\n")
+    block = field_block(FIXTURE, "what_is_dry_needling", "sources")
+    text, line = edit_entry(FIXTURE, "what_is_dry_needling", block, "    sources: []\n")
     path = write(tmp_path, text)
     error = refusal(path)
     assert len(error.problems) == 1
@@ -334,63 +272,63 @@ def test_an_entry_without_sources_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_duplicated_id_is_refused(tmp_path: Path) -> None:
-    start, end = entry_span(SHIPPED, "cost")
-    copy = SHIPPED[start:end]
-    insert_at = SHIPPED.index("\nmessages:") + 1
-    text = SHIPPED[:insert_at] + copy + SHIPPED[insert_at:]
+    start, end = entry_span(FIXTURE, "booking")
+    copy = FIXTURE[start:end]
+    insert_at = FIXTURE.index("\nmessages:") + 1
+    text = FIXTURE[:insert_at] + copy + FIXTURE[insert_at:]
     path = write(tmp_path, text)
     error = refusal(path)
     assert len(error.problems) == 1
-    problem = the_problem(error, "cost", "id")
-    assert_located(error, problem, path, line_at(text, insert_at), "cost", "id", "this id is used twice")
-    assert text.splitlines()[problem.line - 1] == "  - id: cost"
+    problem = the_problem(error, "booking", "id")
+    assert_located(error, problem, path, line_at(text, insert_at), "booking", "id", "this id is used twice")
+    assert text.splitlines()[problem.line - 1] == "  - id: booking"
 
 
 def test_an_unknown_related_id_is_refused(tmp_path: Path) -> None:
     text, line = edit_entry(
-        SHIPPED,
-        "cost",
-        "    related: [booking, number_of_sessions, session_length]",
-        "    related: [booking, price_list, session_length]",
+        FIXTURE,
+        "booking",
+        "    related: [session_length, what_happens, preparation]",
+        "    related: [session_length, price_list, preparation]",
     )
     path = write(tmp_path, text)
     error = refusal(path)
     assert len(error.problems) == 1
-    problem = the_problem(error, "cost", "related.1")
-    assert_located(error, problem, path, line, "cost", "related.1", "'price_list' is not an entry in this file")
+    problem = the_problem(error, "booking", "related.1")
+    assert_located(error, problem, path, line, "booking", "related.1", "'price_list' is not an entry in this file")
 
 
 def test_an_entry_related_to_itself_is_refused(tmp_path: Path) -> None:
     text, line = edit_entry(
-        SHIPPED,
-        "cost",
-        "    related: [booking, number_of_sessions, session_length]",
-        "    related: [booking, cost, session_length]",
+        FIXTURE,
+        "booking",
+        "    related: [session_length, what_happens, preparation]",
+        "    related: [session_length, booking, preparation]",
     )
     path = write(tmp_path, text)
     error = refusal(path)
     assert len(error.problems) == 1
-    problem = the_problem(error, "cost", "related")
-    assert_located(error, problem, path, line, "cost", "related", "an entry cannot be related to itself")
+    problem = the_problem(error, "booking", "related")
+    assert_located(error, problem, path, line, "booking", "related", "an entry cannot be related to itself")
 
 
 def test_a_missing_answer_is_refused(tmp_path: Path) -> None:
-    block = field_block(SHIPPED, "does_it_hurt", "answer")
-    text, _ = edit_entry(SHIPPED, "does_it_hurt", block, "")
+    block = field_block(FIXTURE, "common_side_effects", "answer")
+    text, _ = edit_entry(FIXTURE, "common_side_effects", block, "")
     path = write(tmp_path, text)
     error = refusal(path)
     assert len(error.problems) == 1
-    problem = the_problem(error, "does_it_hurt", "answer")
+    problem = the_problem(error, "common_side_effects", "answer")
     # The field is not there, so the finding points at the start of its entry.
-    entry_line = line_at(text, entry_span(text, "does_it_hurt")[0])
-    assert_located(error, problem, path, entry_line, "does_it_hurt", "answer", "this field is missing")
+    entry_line = line_at(text, entry_span(text, "common_side_effects")[0])
+    assert_located(error, problem, path, entry_line, "common_side_effects", "answer", "this field is missing")
 
 
 def test_an_answer_over_120_words_is_refused(tmp_path: Path) -> None:
-    block = field_block(SHIPPED, "what_happens", "answer")
+    block = field_block(FIXTURE, "what_happens", "answer")
     original = yaml.safe_load(block)["answer"]
-    extra = "Here are some more words that make the answer far too long. " * 5
-    text, line = edit_entry(SHIPPED, "what_happens", block, block + "      " + extra.strip() + "\n")
+    extra = "Here are some more words that make the answer far too long. " * 10
+    text, line = edit_entry(FIXTURE, "what_happens", block, block + "      " + extra.strip() + "\n")
     path = write(tmp_path, text)
     error = refusal(path)
     words = count_words(original) + count_words(extra)
@@ -402,8 +340,8 @@ def test_an_answer_over_120_words_is_refused(tmp_path: Path) -> None:
 
 
 def test_an_answer_under_40_words_is_refused(tmp_path: Path) -> None:
-    block = field_block(SHIPPED, "what_happens", "answer")
-    text, line = edit_entry(SHIPPED, "what_happens", block, "    answer: Too short to help anyone.\n")
+    block = field_block(FIXTURE, "what_happens", "answer")
+    text, line = edit_entry(FIXTURE, "what_happens", block, "    answer: Too short to help anyone.\n")
     error = refusal(write(tmp_path, text))
     problem = the_problem(error, "what_happens", "answer")
     assert problem.line == line
@@ -411,27 +349,27 @@ def test_an_answer_under_40_words_is_refused(tmp_path: Path) -> None:
 
 
 def test_an_unknown_field_is_refused(tmp_path: Path) -> None:
-    text, line = edit_entry(SHIPPED, "aftercare", "    answer: >-\n", "    anwser: >-\n")
+    text, line = edit_entry(FIXTURE, "preparation", "    answer: >-\n", "    anwser: >-\n")
     path = write(tmp_path, text)
     error = refusal(path)
-    problem = the_problem(error, "aftercare", "anwser")
-    assert_located(error, problem, path, line, "aftercare", "anwser", "this field is not known (check its spelling)")
+    problem = the_problem(error, "preparation", "anwser")
+    assert_located(error, problem, path, line, "preparation", "anwser", "this field is not known (check its spelling)")
     # ... and the answer it was meant to be is reported missing.
-    assert the_problem(error, "aftercare", "answer").message == "this field is missing"
+    assert the_problem(error, "preparation", "answer").message == "this field is missing"
 
 
 def test_a_date_that_is_not_a_date_is_refused(tmp_path: Path, last_review: dt.date) -> None:
-    text, line = edit_entry(SHIPPED, "aftercare", f"      on: {last_review.isoformat()}\n", "      on: someday\n")
+    text, line = edit_entry(FIXTURE, "preparation", f"      on: {last_review.isoformat()}\n", "      on: someday\n")
     path = write(tmp_path, text)
     error = refusal(path, today=last_review)
     assert len(error.problems) == 1
-    problem = the_problem(error, "aftercare", "reviewed.on")
-    assert_located(error, problem, path, line, "aftercare", "reviewed.on", "invalid date format")
+    problem = the_problem(error, "preparation", "reviewed.on")
+    assert_located(error, problem, path, line, "preparation", "reviewed.on", "invalid date format")
 
 
 @pytest.mark.parametrize("bad", ["2026-13-45", "2026-02-30"])
 def test_an_impossible_date_is_refused(tmp_path: Path, last_review: dt.date, bad: str) -> None:
-    text, line = edit_entry(SHIPPED, "aftercare", f"      on: {last_review.isoformat()}\n", f"      on: {bad}\n")
+    text, line = edit_entry(FIXTURE, "preparation", f"      on: {last_review.isoformat()}\n", f"      on: {bad}\n")
     path = write(tmp_path, text)
     error = refusal(path, today=last_review)
     problem = error.problems[0]
@@ -441,7 +379,7 @@ def test_an_impossible_date_is_refused(tmp_path: Path, last_review: dt.date, bad
 
 
 def test_an_unknown_evidence_level_is_refused(tmp_path: Path) -> None:
-    text, line = edit_entry(SHIPPED, "does_it_work", "      level: moderate\n", "      level: strong\n")
+    text, line = edit_entry(FIXTURE, "does_it_work", "      level: moderate\n", "      level: strong\n")
     path = write(tmp_path, text)
     error = refusal(path)
     assert len(error.problems) == 1
@@ -450,7 +388,7 @@ def test_an_unknown_evidence_level_is_refused(tmp_path: Path) -> None:
 
 
 def test_clinic_information_level_outside_the_clinic_category_is_refused(tmp_path: Path) -> None:
-    text, _ = edit_entry(SHIPPED, "does_it_work", "      level: moderate\n", "      level: clinic information\n")
+    text, _ = edit_entry(FIXTURE, "does_it_work", "      level: moderate\n", "      level: clinic information\n")
     path = write(tmp_path, text)
     error = refusal(path)
     assert len(error.problems) == 1
@@ -462,17 +400,12 @@ def test_clinic_information_level_outside_the_clinic_category_is_refused(tmp_pat
 @pytest.mark.parametrize(
     ("entry_id", "field", "old", "new"),
     [
-        ("cost", "title", "    title: Cost and insurance\n", "    title: Cost in {price}\n"),
-        (
-            "cost",
-            "answer",
-            "I don't have prices or insurance details for {clinic_name}.",
-            "A visit at {clinic_name} costs {price}.",
-        ),
+        ("booking", "title", "    title: Booking a visit\n", "    title: Booking a visit for {price}\n"),
+        ("booking", "answer", "We are open {hours}.", "We are open {hours}. A visit costs {price}."),
         (
             "booking",
             "detail",
-            "I can't see, make or change bookings myself.",
+            "When you book, say that the visit is for dry needling.",
             "A visit costs {price}, and I can't book it.",
         ),
     ],
@@ -480,7 +413,7 @@ def test_clinic_information_level_outside_the_clinic_category_is_refused(tmp_pat
 def test_an_unknown_placeholder_in_an_entry_is_refused(
     tmp_path: Path, entry_id: str, field: str, old: str, new: str
 ) -> None:
-    text, _ = edit_entry(SHIPPED, entry_id, old, new)
+    text, _ = edit_entry(FIXTURE, entry_id, old, new)
     path = write(tmp_path, text)
     error = refusal(path)
     assert len(error.problems) == 1
@@ -493,9 +426,9 @@ def test_an_unknown_placeholder_in_an_entry_is_refused(
 
 def test_an_unknown_placeholder_in_a_message_is_refused(tmp_path: Path) -> None:
     text, line = edit(
-        SHIPPED,
-        '  handoff: "You can reach the {clinic_name} front desk',
-        '  handoff: "A visit costs {price}. You can reach the {clinic_name} front desk',
+        FIXTURE,
+        '  handoff: "Test handoff: call the {clinic_name} team',
+        '  handoff: "A visit costs {price}. Test handoff: call the {clinic_name} team',
     )
     path = write(tmp_path, text)
     error = refusal(path)
@@ -505,22 +438,22 @@ def test_an_unknown_placeholder_in_a_message_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_broken_placeholder_is_refused(tmp_path: Path) -> None:
-    text, line = edit_entry(SHIPPED, "cost", "    title: Cost and insurance\n", "    title: Cost at {clinic_name\n")
+    text, line = edit_entry(FIXTURE, "booking", "    title: Booking a visit\n", "    title: Booking at {clinic_name\n")
     error = refusal(write(tmp_path, text))
-    problem = the_problem(error, "cost", "title")
+    problem = the_problem(error, "booking", "title")
     assert problem.line == line
     assert problem.message.startswith("broken {placeholder}")
 
 
 def test_an_unknown_placeholder_in_an_evidence_summary_is_refused(tmp_path: Path) -> None:
     text, line = edit_entry(
-        SHIPPED,
-        "cost",
-        "      summary: This comes from the clinic's own settings.\n",
+        FIXTURE,
+        "booking",
+        "      summary: These facts come from the settings of {clinic_name}.\n",
         "      summary: A visit costs {price}.\n",
     )
     error = refusal(write(tmp_path, text))
-    problem = the_problem(error, "cost", "evidence.summary")
+    problem = the_problem(error, "booking", "evidence.summary")
     assert problem.line == line
     assert "unknown placeholder '{price}'" in problem.message
 
@@ -546,7 +479,7 @@ def test_an_unknown_placeholder_in_an_evidence_summary_is_refused(tmp_path: Path
     ids=["early-closing-quote", "indented-too-far", "indented-too-little"],
 )
 def test_broken_yaml_is_refused_with_its_line(tmp_path: Path, old: str, new: str, says: str) -> None:
-    text, line = edit_entry(SHIPPED, "what_is_dry_needling", old, new)
+    text, line = edit_entry(FIXTURE, "what_is_dry_needling", old, new)
     path = write(tmp_path, text)
     error = refusal(path)
     assert len(error.problems) == 1
@@ -558,8 +491,8 @@ def test_broken_yaml_is_refused_with_its_line(tmp_path: Path, old: str, new: str
 
 
 def test_an_unclosed_quote_is_refused_as_invalid_yaml(tmp_path: Path) -> None:
-    old = '  rate_limited: "You\'re sending messages very fast. Please wait a moment, then try again."\n'
-    text, line = edit(SHIPPED, old, old.replace('again."', "again."))
+    old = '  rate_limited: "Test reply: you are sending messages too fast."\n'
+    text, line = edit(FIXTURE, old, old.replace('fast."', "fast."))
     path = write(tmp_path, text)
     error = refusal(path)
     (problem,) = error.problems
@@ -569,7 +502,7 @@ def test_an_unclosed_quote_is_refused_as_invalid_yaml(tmp_path: Path) -> None:
 
 
 def test_a_missing_message_is_refused(tmp_path: Path) -> None:
-    text, _ = edit(SHIPPED, '  followup_unclear: "Which topic do you mean? Please pick one below."\n', "")
+    text, _ = edit(FIXTURE, '  followup_unclear: "Test reply: which topic do you mean?"\n', "")
     path = write(tmp_path, text)
     error = refusal(path)
     assert len(error.problems) == 1
@@ -579,7 +512,7 @@ def test_a_missing_message_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_misspelt_message_key_is_refused(tmp_path: Path) -> None:
-    text, line = edit(SHIPPED, "  followup_unclear: ", "  folowup_unclear: ")
+    text, line = edit(FIXTURE, "  followup_unclear: ", "  folowup_unclear: ")
     path = write(tmp_path, text)
     error = refusal(path)
     assert len(error.problems) == 2
@@ -589,7 +522,7 @@ def test_a_misspelt_message_key_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_topic_without_an_entry_is_refused(tmp_path: Path) -> None:
-    path = write(tmp_path, SHIPPED)
+    path = write(tmp_path, FIXTURE)
     error = refusal(path, topics={**TOPIC_SPEC, "parking": "clinic"})
     assert len(error.problems) == 1
     problem = the_problem(error, "parking", None)
@@ -597,28 +530,28 @@ def test_a_topic_without_an_entry_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_deleted_entry_is_refused(tmp_path: Path) -> None:
-    start, end = entry_span(SHIPPED, "cost")
-    path = write(tmp_path, SHIPPED[:start] + SHIPPED[end:])
+    start, end = entry_span(FIXTURE, "booking")
+    path = write(tmp_path, FIXTURE[:start] + FIXTURE[end:])
     error = refusal(path)
-    missing = [p for p in error.problems if p.message == "topic 'cost' of topics.yml has no entry"]
-    assert len(missing) == 1 and missing[0].entry == "cost"
-    # booking still points at it
-    assert the_problem(error, "booking", "related.0").message == "'cost' is not an entry in this file"
+    missing = [p for p in error.problems if p.message == "topic 'booking' of topics.yml has no entry"]
+    assert len(missing) == 1 and missing[0].entry == "booking"
+    # session_length still points at it
+    assert the_problem(error, "session_length", "related.1").message == "'booking' is not an entry in this file"
 
 
 def test_an_entry_that_is_not_a_topic_is_refused(tmp_path: Path) -> None:
-    path = write(tmp_path, SHIPPED)
-    topics = {k: v for k, v in TOPIC_SPEC.items() if k != "cost"}
+    path = write(tmp_path, FIXTURE)
+    topics = {k: v for k, v in TOPIC_SPEC.items() if k != "booking"}
     error = refusal(path, topics=topics)
     assert len(error.problems) == 1
-    problem = the_problem(error, "cost", "id")
-    entry_line = line_at(SHIPPED, entry_span(SHIPPED, "cost")[0])
-    assert_located(error, problem, path, entry_line, "cost", "id", "not a topic id of topics.yml")
+    problem = the_problem(error, "booking", "id")
+    entry_line = line_at(FIXTURE, entry_span(FIXTURE, "booking")[0])
+    assert_located(error, problem, path, entry_line, "booking", "id", "not a topic id of topics.yml")
 
 
 def test_every_problem_of_a_file_is_listed(tmp_path: Path) -> None:
-    block = field_block(SHIPPED, "what_is_dry_needling", "sources")
-    text, sources_line = edit_entry(SHIPPED, "what_is_dry_needling", block, "    sources: []\n")
+    block = field_block(FIXTURE, "what_is_dry_needling", "sources")
+    text, sources_line = edit_entry(FIXTURE, "what_is_dry_needling", block, "    sources: []\n")
     text, level_line = edit_entry(text, "does_it_work", "      level: moderate\n", "      level: strong\n")
     error = refusal(write(tmp_path, text))
     assert sorted((p.entry, p.field, p.line) for p in error.problems) == [
@@ -631,16 +564,16 @@ def test_every_problem_of_a_file_is_listed(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "says"),
     [
-        ('phone: "555-0100"\n', "", "this field is missing"),
-        ('phone: "555-0100"\n', 'phone: ""\n', "must not be empty"),
-        ('phone: "555-0100"\n', 'fone: "555-0100"\nphone: "555-0100"\n', "this field is not known"),
+        (PHONE_LINE, "", "this field is missing"),
+        (PHONE_LINE, 'phone: ""\n', "must not be empty"),
+        (PHONE_LINE, "fone" + PHONE_LINE[len("phone") :] + PHONE_LINE, "this field is not known"),
     ],
     ids=["missing-phone", "empty-phone", "misspelt-key"],
 )
 def test_a_broken_clinic_file_is_refused(tmp_path: Path, old: str, new: str, says: str) -> None:
-    text, line = edit(SHIPPED_CLINIC, old, new)
+    text, line = edit(CLINIC_TEXT, old, new)
     clinic = write(tmp_path, text, "clinic.yml")
-    error = refusal(DEFAULT_KNOWLEDGE_FILE, clinic)
+    error = refusal(FIXTURE_KNOWLEDGE, clinic)
     assert len(error.problems) == 1
     (problem,) = error.problems
     field = "fone" if new.startswith("fone") else "phone"
@@ -663,10 +596,25 @@ def test_a_file_that_is_not_a_mapping_is_refused(tmp_path: Path) -> None:
 # --- `make check-knowledge` ------------------------------------------------------------------------
 
 
-def test_check_knowledge_passes_on_the_shipped_files(capsys: pytest.CaptureFixture[str]) -> None:
-    assert check_knowledge.main([]) == 0
+@pytest.fixture
+def fixture_topics_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make check-knowledge` holds a file to bot/topics.yml; here, to the fixture's topic spec."""
+    monkeypatch.setattr(check_knowledge, "load_topic_spec", lambda: TOPIC_SPEC)
+
+
+def check(knowledge: Path = FIXTURE_KNOWLEDGE, clinic: Path = FIXTURE_CLINIC) -> int:
+    return check_knowledge.main(["--knowledge", str(knowledge), "--clinic", str(clinic)])
+
+
+def test_check_knowledge_passes_and_reports_every_entry_and_the_clinic(
+    fixture_topics_checked: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert check() == 0
     out, err = capsys.readouterr()
-    assert "Entries: 36   Topics covered: 36 of 36" in out
+    count = len(ENTRY_IDS)
+    assert f"Knowledge file: {FIXTURE_KNOWLEDGE}" in out
+    assert f"Entries: {count}   Topics covered: {count} of {count}" in out
+    assert f"Clinic: {CLINIC.name}, phone {CLINIC.phone}, emergency {CLINIC.emergency_number}" in out
     assert re.search(r"Reading grade of answers: median \d+\.\d, highest \d+\.\d", out)
     assert "The knowledge check passed." in out
     assert "FAILED" not in out + err
@@ -674,21 +622,44 @@ def test_check_knowledge_passes_on_the_shipped_files(capsys: pytest.CaptureFixtu
         assert re.search(rf"^{entry_id} ", out, re.MULTILINE), entry_id
 
 
-def test_check_knowledge_fails_on_a_broken_copy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    block = field_block(SHIPPED, "what_is_dry_needling", "sources")
-    text, line = edit_entry(SHIPPED, "what_is_dry_needling", block, "    sources: []\n")
+def test_check_knowledge_fails_on_a_broken_copy(
+    fixture_topics_checked: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    block = field_block(FIXTURE, "what_is_dry_needling", "sources")
+    text, line = edit_entry(FIXTURE, "what_is_dry_needling", block, "    sources: []\n")
     path = write(tmp_path, text)
-    assert check_knowledge.main(["--knowledge", str(path)]) == 1
+    assert check(path) == 1
     out, err = capsys.readouterr()
     assert "The knowledge check FAILED with 1 problem(s):" in err
     assert f"{path}:{line}: entry 'what_is_dry_needling', field 'sources': every entry needs at least one source" in err
     assert "passed" not in out
 
 
-def test_check_knowledge_fails_on_a_broken_clinic_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    clinic = write(tmp_path, edit(SHIPPED_CLINIC, 'phone: "555-0100"\n', "")[0], "clinic.yml")
-    assert check_knowledge.main(["--clinic", str(clinic)]) == 1
+def test_check_knowledge_fails_on_a_broken_clinic_file(
+    fixture_topics_checked: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clinic = write(tmp_path, edit(CLINIC_TEXT, PHONE_LINE, "")[0], "clinic.yml")
+    assert check(clinic=clinic) == 1
     assert f"{clinic}: field 'phone': this field is missing" in capsys.readouterr().err
+
+
+def test_check_knowledge_fails_on_an_answer_above_the_reading_grade_limit(
+    fixture_topics_checked: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hard = (
+        "Intramuscular stimulation of myofascial trigger points necessitates comprehensive anatomical "
+        "understanding, particularly regarding neurovascular structures and pleural proximity. "
+    )
+    block = field_block(FIXTURE, "how_it_works", "answer")
+    text, _ = edit_entry(FIXTURE, "how_it_works", block, f"    answer: >-\n      {hard * 3}\n")
+    path = write(tmp_path, text)
+    assert grade(load_fixture_kb(path).entry("how_it_works").answer) > check_knowledge.MAX_ANSWER_GRADE
+    assert check(path) == 1
+    out, err = capsys.readouterr()
+    assert "The knowledge check FAILED:" in err
+    assert "entry 'how_it_works': the answer reads at grade" in err
+    assert f"the limit is {check_knowledge.MAX_ANSWER_GRADE:.0f}" in err
+    assert "passed" not in out
 
 
 # --- the live store: hot reload and the last good version ----------------------------------------
@@ -701,29 +672,27 @@ def _touch(path: Path, step: int) -> None:
 
 
 def test_the_store_reloads_an_edit_and_keeps_the_last_good_version(tmp_path: Path) -> None:
-    path = write(tmp_path, SHIPPED)
-    store = KnowledgeStore(path, DEFAULT_CLINIC_FILE)
+    path = write(tmp_path, FIXTURE)
+    store = fixture_store(path)
     first = store.get()
-    old_answer = first.entry("cost").answer
+    old_answer = first.entry("booking").answer
     assert store.last_error is None
     assert store.get() is first  # unchanged files are not read again
 
     new_answer = "Prices are at the front desk. " + old_answer
-    edited, _ = edit(
-        SHIPPED, "I don't have prices or insurance", "Prices are at the front desk. I don't have prices or insurance"
-    )
+    edited, _ = edit(FIXTURE, "You can book a visit at", "Prices are at the front desk. You can book a visit at")
     path.write_text(edited, encoding="utf-8")
     _touch(path, 1)
     second = store.get()
     assert second is not first
-    assert second.entry("cost").answer == new_answer
+    assert second.entry("booking").answer == new_answer
     assert store.last_error is None
 
     broken, line = edit_entry(edited, "what_is_dry_needling", "    title: What", "      title: What")
     path.write_text(broken, encoding="utf-8")
     _touch(path, 2)
     assert store.get() is second
-    assert store.get().entry("cost").answer == new_answer
+    assert store.get().entry("booking").answer == new_answer
     assert isinstance(store.last_error, KnowledgeFileError)
     assert store.last_error.problems[0].line == line
     assert str(path) in str(store.last_error)
@@ -732,7 +701,7 @@ def test_the_store_reloads_an_edit_and_keeps_the_last_good_version(tmp_path: Pat
     path.write_text(fixed, encoding="utf-8")
     _touch(path, 3)
     third = store.get()
-    assert third.entry("cost").answer == "Ask the front desk about prices. " + old_answer
+    assert third.entry("booking").answer == "Ask the front desk about prices. " + old_answer
     assert store.last_error is None
 
 
@@ -746,11 +715,11 @@ def test_the_store_reloads_an_edit_and_keeps_the_last_good_version(tmp_path: Pat
     ids=["schema-error", "unclosed-quote", "impossible-date"],
 )
 def test_the_store_keeps_serving_after_any_broken_edit(tmp_path: Path, pattern: str, replacement: str) -> None:
-    path = write(tmp_path, SHIPPED)
-    store = KnowledgeStore(path, DEFAULT_CLINIC_FILE)
+    path = write(tmp_path, FIXTURE)
+    store = fixture_store(path)
     good = store.get()
-    text = re.sub(pattern, replacement, SHIPPED, count=1, flags=re.MULTILINE)
-    assert text != SHIPPED
+    text = re.sub(pattern, replacement, FIXTURE, count=1, flags=re.MULTILINE)
+    assert text != FIXTURE
     path.write_text(text, encoding="utf-8")
     _touch(path, 1)
     assert store.get() is good
@@ -758,14 +727,14 @@ def test_the_store_keeps_serving_after_any_broken_edit(tmp_path: Path, pattern: 
 
 
 def test_the_store_reloads_when_the_clinic_file_changes(tmp_path: Path) -> None:
-    path = write(tmp_path, SHIPPED)
-    clinic = write(tmp_path, SHIPPED_CLINIC, "clinic.yml")
-    store = KnowledgeStore(path, clinic)
-    assert store.get().clinic.phone == "555-0100"
-    clinic.write_text(SHIPPED_CLINIC.replace("555-0100", "555-0199"), encoding="utf-8")
+    path = write(tmp_path, FIXTURE)
+    clinic = write(tmp_path, CLINIC_TEXT, "clinic.yml")
+    store = fixture_store(path, clinic)
+    assert store.get().clinic.phone == CLINIC.phone
+    clinic.write_text(edit(CLINIC_TEXT, PHONE_LINE, 'phone: "0100 999 999"\n')[0], encoding="utf-8")
     _touch(clinic, 1)
-    assert store.get().clinic.phone == "555-0199"
-    assert "555-0199" in store.get().fill(store.get().entry("booking").answer)
+    assert store.get().clinic.phone == "0100 999 999"
+    assert "0100 999 999" in store.get().fill(store.get().entry("booking").answer)
 
 
 @pytest.mark.parametrize("content", [None, "version: 1\nentries: [\n"], ids=["missing", "broken"])
@@ -773,7 +742,7 @@ def test_a_store_that_never_loaded_raises(tmp_path: Path, content: Optional[str]
     path = tmp_path / "en.yml"
     if content is not None:
         path.write_text(content, encoding="utf-8")
-    store = KnowledgeStore(path, DEFAULT_CLINIC_FILE)
+    store = fixture_store(path)
     with pytest.raises(KnowledgeFileError) as info:
         store.get()
     assert str(path) in str(info.value)

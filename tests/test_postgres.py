@@ -7,14 +7,12 @@ import os
 import shutil
 import subprocess
 import tempfile
-import uuid
 from pathlib import Path
 
 import pytest
-import requests
 
 from servers.stack import Stack, StackConfig, free_port
-from tests.conftest import contract_customs, leaks
+from tests.conftest import contract_customs, leaks, new_sender, stack_env, turn
 
 
 def _pg_bin(name: str) -> str:
@@ -69,7 +67,7 @@ def postgres_url():
 
 @pytest.fixture(scope="module")
 def pg_stack(postgres_url, model_path: Path):
-    config = StackConfig.free(model=model_path, extra_env={"TRACKER_STORE_URL": postgres_url})
+    config = StackConfig.free(model=model_path, extra_env=stack_env(TRACKER_STORE_URL=postgres_url))
     stack = Stack(config)
     try:
         stack.start(["actions", "rasa"])
@@ -77,14 +75,6 @@ def pg_stack(postgres_url, model_path: Path):
         yield stack
     finally:
         stack.stop()
-
-
-def turn(stack, sender: str, text: str) -> list:
-    response = requests.post(
-        f"{stack.config.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=30
-    )
-    assert response.status_code == 200
-    return response.json()
 
 
 def stored(url: str, sender: str) -> list:
@@ -96,7 +86,7 @@ def stored(url: str, sender: str) -> list:
 
 
 def test_conversations_are_stored_in_postgresql_redacted(pg_stack, postgres_url):
-    sender = f"pg-{uuid.uuid4().hex[:10]}"
+    sender = new_sender("pg")
     reply = turn(pg_stack, sender, "what is dry needling? my name is Anna Kowalski, call me on 0412 345 678")
     assert [c["kind"] for c in contract_customs(reply)] == ["answer"]
     rows = stored(postgres_url, sender)
@@ -107,7 +97,7 @@ def test_conversations_are_stored_in_postgresql_redacted(pg_stack, postgres_url)
 
 
 def test_forget_me_deletes_the_conversation_from_postgresql(pg_stack, postgres_url):
-    sender = f"pg-{uuid.uuid4().hex[:10]}"
+    sender = new_sender("pg")
     turn(pg_stack, sender, "does dry needling hurt?")
     assert stored(postgres_url, sender)
     reply = turn(pg_stack, sender, "forget me")
@@ -118,7 +108,7 @@ def test_forget_me_deletes_the_conversation_from_postgresql(pg_stack, postgres_u
 def test_retention_purges_postgresql(pg_stack, postgres_url):
     from needlewise.retention import Retention, engine_for, purge
 
-    sender = f"pg-{uuid.uuid4().hex[:10]}"
+    sender = new_sender("pg")
     turn(pg_stack, sender, "how long does soreness last?")
     engine = engine_for(postgres_url)
     assert purge(engine, Retention(days=30, kiosk_minutes=15))["conversations"] == 0

@@ -1,12 +1,22 @@
-"""The code that runs inside the Rasa server: the red-flag component and the channel safety net."""
+"""The code that runs inside the Rasa server: the red-flag component and the channel safety net.
+
+The safety net answers from the fixture knowledge file and clinic (tests/fixtures/)."""
 
 from __future__ import annotations
 
+import pytest
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.shared.nlu.training_data.message import Message
 
+from rasa_addons import channels
 from rasa_addons.channels import ContractGuard, guarded
 from rasa_addons.components import RedFlagOverride
+from tests.conftest import fixture_store
+
+
+@pytest.fixture(autouse=True)
+def fixture_knowledge(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(channels, "_store", fixture_store())
 
 
 def parsed(text: str, intent: str = "serious_risks", confidence: float = 0.9) -> Message:
@@ -53,6 +63,7 @@ async def test_a_turn_that_raises_still_gets_a_contract_reply(kb):
     await guarded(broken)(UserMessage("what is dry needling?", collector, "s1"))
     customs = [m["custom"] for m in collector.messages if "custom" in m]
     assert [c["kind"] for c in customs] == ["handoff"]
+    assert collector.messages[0]["text"] == kb.message("action_server_down")
     assert kb.clinic.phone in collector.messages[0]["text"]
 
 
@@ -80,7 +91,6 @@ async def test_a_turn_that_replied_is_left_alone():
 
 async def test_one_client_address_over_its_limit_gets_a_friendly_reply(monkeypatch, kb):
     from needlewise.inputs import RateLimiter
-    from rasa_addons import channels
 
     monkeypatch.setattr(channels, "CLIENT_LIMIT", RateLimiter(2))
     handled = []

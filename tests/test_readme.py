@@ -48,3 +48,36 @@ def test_every_make_command_the_readme_names_exists(target):
 def test_the_two_commands_come_first():
     assert README.index("make run") < README.index("## What you can ask")
     assert README.index("make test") < README.index("## What you can ask")
+
+
+def layout_rows() -> list:
+    """The first column of the README's layout table: one or more paths per row."""
+    section = README[README.index("## Layout") : README.index("## Other commands")]
+    table = section[section.index("| path |") :]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    return [re.findall(r"`([^`]+)`", row.split("|")[1]) for row in rows]
+
+
+def test_the_layout_table_names_every_top_level_entry_of_the_tree():
+    import subprocess
+
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    top_level = {line.split("/")[0] + ("/" if "/" in line else "") for line in tracked.splitlines() if line}
+    named = {path for row in layout_rows() for path in row}
+    covered = {entry for entry in top_level if any(n == entry or n.startswith(entry) for n in named)}
+    assert top_level - covered == set(), "add these to the README's layout table"
+    assert len(top_level) > 10
+
+
+def test_every_path_in_the_layout_table_exists():
+    paths = [path for row in layout_rows() for path in row]
+    assert len(paths) > 20
+    missing = [path for path in paths if not (ROOT / path).exists()]
+    assert missing == []
+
+
+def test_the_layout_table_names_every_folder_of_bot():
+    named = {path.rstrip("/") for row in layout_rows() for path in row}
+    for entry in (ROOT / "bot").iterdir():
+        relative = f"bot/{entry.name}"
+        assert relative in named or any(path.startswith(relative + "/") for path in named), relative

@@ -8,6 +8,7 @@ the page makes; at the end of the test every one of them must have gone to this 
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List
@@ -95,6 +96,21 @@ def axe_page(browser, stack, recorder: Recorder):
     """A page that may take axe-core as an inline script (CSP bypassed: for the accessibility scan only)."""
     with opened_page(browser, recorder, bypass_csp=True) as new_page:
         yield new_page
+
+
+def open_chat(page: Page, web_url: str) -> None:
+    """The demo clinic page with the chat widget open and its question box focused."""
+    page.goto(f"{web_url}/")
+    page.get_by_role("button", name=re.compile("chat", re.I)).click()
+    expect(page.get_by_role("dialog")).to_be_visible()
+    expect(page.get_by_role("textbox", name="Your question")).to_be_focused()
+
+
+def ask(page: Page, text: str) -> None:
+    """Types a question into the widget and sends it."""
+    box = page.get_by_role("textbox", name="Your question")
+    box.fill(text)
+    box.press("Enter")
 
 
 def screenshot(page: Page, name: str) -> Path:

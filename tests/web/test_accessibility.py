@@ -8,7 +8,7 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from tests.web.conftest import describe, run_axe
+from tests.web.conftest import ask, describe, open_chat, run_axe
 
 
 def assert_no_serious_violations(page: Page, where: str) -> None:
@@ -19,19 +19,17 @@ def assert_no_serious_violations(page: Page, where: str) -> None:
 
 
 def show_widget_answer(page: Page, web_url: str) -> None:
-    page.goto(f"{web_url}/")
-    page.get_by_role("button", name=re.compile("chat", re.I)).click()
-    box = page.get_by_role("textbox", name="Your question")
-    box.fill("what is dry needling?")
-    box.press("Enter")
+    open_chat(page, web_url)
+    ask(page, "what is dry needling?")
     sources = page.get_by_role("log").get_by_role("button", name=re.compile("^Sources"))
     sources.click()
     expect(sources).to_have_attribute("aria-expanded", "true")
 
 
-def show_kiosk_answer(page: Page, web_url: str, query: str = "") -> None:
+def show_kiosk_answer(page: Page, web_url: str, kb, query: str = "") -> None:
     page.goto(f"{web_url}/kiosk.html{query}")
-    page.locator("#k-groups").get_by_role("button", name="Does dry needling work?", exact=True).click()
+    tile = kb.fill(kb.entry("does_it_work").title)
+    page.locator("#k-groups").get_by_role("button", name=tile, exact=True).click()
     sources = page.get_by_role("log").get_by_role("button", name=re.compile("^Sources"))
     sources.click()
     expect(sources).to_have_attribute("aria-expanded", "true")
@@ -44,18 +42,15 @@ def test_axe_on_the_demo_page_with_an_answer_open(axe_page: Page, web_url):
 
 def test_axe_on_the_widget_with_an_urgent_reply_on_a_phone(axe_page: Page, web_url):
     axe_page.set_viewport_size({"width": 360, "height": 740})
-    axe_page.goto(f"{web_url}/")
-    axe_page.get_by_role("button", name=re.compile("chat", re.I)).click()
-    box = axe_page.get_by_role("textbox", name="Your question")
-    box.fill("my chest hurts and i cant breathe")
-    box.press("Enter")
+    open_chat(axe_page, web_url)
+    ask(axe_page, "my chest hurts and i cant breathe")
     expect(axe_page.get_by_role("heading", name="Urgent")).to_be_visible()
     assert_no_serious_violations(axe_page, "the widget with an urgent reply, 360 px wide")
 
 
-def test_axe_on_the_kiosk_start_answer_and_idle_warning(axe_page: Page, web_url):
+def test_axe_on_the_kiosk_start_answer_and_idle_warning(axe_page: Page, web_url, stack_kb):
     axe_page.set_viewport_size({"width": 1080, "height": 1920})
-    show_kiosk_answer(axe_page, web_url, "?idle=3")
+    show_kiosk_answer(axe_page, web_url, stack_kb, "?idle=3")
     assert_no_serious_violations(axe_page, "the kiosk answer screen")
     warning = axe_page.get_by_role("alertdialog")
     expect(warning).to_be_visible(timeout=15_000)
@@ -74,10 +69,10 @@ def test_every_page_is_served_with_a_strict_csp(web_url, rasa_url, path):
     assert rasa_url in policy.split("connect-src", 1)[1].split(";", 1)[0]
 
 
-def test_the_pages_work_under_the_csp_without_violations(page: Page, web_url, recorder):
+def test_the_pages_work_under_the_csp_without_violations(page: Page, web_url, recorder, stack_kb):
     """The `page` fixture runs under the real CSP; it also fails on any violation at teardown."""
     show_widget_answer(page, web_url)
-    show_kiosk_answer(page, web_url)
+    show_kiosk_answer(page, web_url, stack_kb)
     page.get_by_role("button", name="Back to topics").click()
     assert not recorder.csp_violations(), recorder.csp_violations()
     assert not [line for line in recorder.console if line.startswith("error")], recorder.console

@@ -38,14 +38,17 @@ def posts_to_rasa(page: Page, rasa_url: str, path: str = "/webhooks/rest/webhook
 
 
 @pytest.mark.parametrize(("orientation", "viewport"), [("portrait", PORTRAIT), ("landscape", LANDSCAPE)])
-def test_the_start_screen(page: Page, web_url, kb, orientation, viewport):
+def test_the_start_screen(page: Page, web_url, stack_kb, orientation, viewport):
     page.set_viewport_size(viewport)
     open_kiosk(page, web_url)
     expect(page.get_by_role("heading", level=1)).to_be_visible()
     expect(page.get_by_text(PRIVACY)).to_be_visible()
+    # the clinic's name and emergency number come from the clinic file the servers were given
+    expect(page.locator("#k-clinic")).to_have_text(stack_kb.clinic.name)
+    expect(page.locator("#k-emergency")).to_have_text(stack_kb.clinic.emergency_number)
     from needlewise.knowledge import CATEGORIES
 
-    assert tiles(page).count() == len(kb.entries), "one tile per topic"
+    assert tiles(page).count() == len(stack_kb.entries), "one tile per topic"
     for tile in tiles(page).all():
         assert tile.bounding_box()["height"] >= 44, tile.inner_text()
     assert page.locator("#k-groups h2").count() == len(CATEGORIES), "the tiles are grouped by category"
@@ -57,14 +60,14 @@ def test_the_start_screen(page: Page, web_url, kb, orientation, viewport):
     screenshot(page, f"kiosk-{orientation}")
 
 
-def test_a_tile_shows_its_answer(page: Page, web_url, rasa_url, kb):
+def test_a_tile_shows_its_answer(page: Page, web_url, rasa_url, stack_kb):
     page.set_viewport_size(PORTRAIT)
     sent = posts_to_rasa(page, rasa_url)
     open_kiosk(page, web_url)
-    title = kb.fill(kb.entry("what_is_dry_needling").title)
+    title = stack_kb.fill(stack_kb.entry("what_is_dry_needling").title)
     page.get_by_role("button", name=title, exact=True).click()
     log = page.get_by_role("log")
-    expect(log.get_by_text(kb.fill(kb.entry("what_is_dry_needling").answer))).to_be_visible()
+    expect(log.get_by_text(stack_kb.fill(stack_kb.entry("what_is_dry_needling").answer))).to_be_visible()
     # /topics.json signs every tile's payload, so the tile sends it as a button would
     assert sent[0]["message"] == "/what_is_dry_needling" and sent[0]["metadata"]["token"]
     assert sent[0]["metadata"]["surface"] == "kiosk"
@@ -76,14 +79,14 @@ def test_a_tile_shows_its_answer(page: Page, web_url, rasa_url, kb):
     expect(sources).to_have_attribute("aria-expanded", "true")
     expect(log.get_by_text(re.compile(r"PMID \d+")).first).to_be_visible()
     assert log.locator("a[target='_blank']").count() == 0, "the kiosk opens no other web sites"
-    related = kb.fill(kb.entry("trigger_points").title)
+    related = stack_kb.fill(stack_kb.entry("trigger_points").title)
     expect(log.get_by_role("button", name=related, exact=True)).to_be_visible()
     body_size = log.locator(".nw-turn-bot .nw-bubble").first.evaluate("el => parseFloat(getComputedStyle(el).fontSize)")
     assert body_size >= 20
     screenshot(page, "kiosk-answer")
 
     log.get_by_role("button", name=related, exact=True).click()
-    expect(log.get_by_text(kb.fill(kb.entry("trigger_points").answer))).to_be_visible()
+    expect(log.get_by_text(stack_kb.fill(stack_kb.entry("trigger_points").answer))).to_be_visible()
     assert len({turn["sender"] for turn in sent}) == 1, "one conversation, one sender id"
 
     page.get_by_role("button", name="Back to topics").click()
@@ -91,11 +94,11 @@ def test_a_tile_shows_its_answer(page: Page, web_url, rasa_url, kb):
     assert storage_lengths(page) == (0, 0)
 
 
-def test_the_idle_reset(page: Page, web_url, rasa_url, kb):
+def test_the_idle_reset(page: Page, web_url, rasa_url, stack_kb):
     sent = posts_to_rasa(page, rasa_url)
     open_kiosk(page, web_url, "?idle=2")
-    title = kb.fill(kb.entry("does_it_hurt").title)
-    answer = kb.fill(kb.entry("does_it_hurt").answer)
+    title = stack_kb.fill(stack_kb.entry("does_it_hurt").title)
+    answer = stack_kb.fill(stack_kb.entry("does_it_hurt").answer)
     page.get_by_role("button", name=title, exact=True).click()
     expect(page.get_by_text(answer)).to_be_visible()
 
@@ -124,7 +127,7 @@ def test_the_idle_reset(page: Page, web_url, rasa_url, kb):
     assert storage_lengths(page) == (0, 0)
 
 
-def test_an_urgent_question_typed_on_screen(page: Page, web_url, kb):
+def test_an_urgent_question_typed_on_screen(page: Page, web_url, stack_kb):
     page.set_viewport_size(LANDSCAPE)
     open_kiosk(page, web_url)
     page.get_by_role("button", name="Type a question").click()
@@ -135,21 +138,21 @@ def test_an_urgent_question_typed_on_screen(page: Page, web_url, kb):
     urgent = page.locator(".nw-urgent")
     expect(urgent).to_be_visible()
     expect(urgent.get_by_role("heading", name="Urgent")).to_be_visible()
-    expect(urgent.get_by_text(kb.clinic.front_desk)).to_be_visible()
-    expect(urgent).to_contain_text(kb.clinic.emergency_number)
-    font = urgent.get_by_text(kb.clinic.front_desk).evaluate("el => parseFloat(getComputedStyle(el).fontSize)")
+    expect(urgent.get_by_text(stack_kb.clinic.front_desk)).to_be_visible()
+    expect(urgent).to_contain_text(stack_kb.clinic.emergency_number)
+    font = urgent.get_by_text(stack_kb.clinic.front_desk).evaluate("el => parseFloat(getComputedStyle(el).fontSize)")
     assert font >= 26, "the front-desk line is prominent"
     screenshot(page, "kiosk-urgent")
     assert storage_lengths(page) == (0, 0)
 
 
-def test_tiles_whose_ids_are_not_questions_still_get_their_own_answer(page: Page, web_url, kb):
+def test_tiles_whose_ids_are_not_questions_still_get_their_own_answer(page: Page, web_url, stack_kb):
     """Topic ids like `needle_safety` read badly as words; each tile must still get its own answer."""
     open_kiosk(page, web_url)
     log = page.get_by_role("log", include_hidden=True)
     for topic in ("who_performs", "how_it_works", "how_long_lasts", "combined_care", "needle_safety"):
-        page.get_by_role("button", name=kb.fill(kb.entry(topic).title), exact=True).click()
-        expect(log.get_by_text(kb.fill(kb.entry(topic).answer))).to_be_visible()
+        page.get_by_role("button", name=stack_kb.fill(stack_kb.entry(topic).title), exact=True).click()
+        expect(log.get_by_text(stack_kb.fill(stack_kb.entry(topic).answer))).to_be_visible()
         page.get_by_role("button", name="Back to topics").click()
 
 
@@ -177,20 +180,20 @@ FAKE_SPEECH = """
 """
 
 
-def test_read_aloud_says_the_answer_and_can_be_stopped(page: Page, web_url, kb):
+def test_read_aloud_says_the_answer_and_can_be_stopped(page: Page, web_url, stack_kb):
     page.add_init_script(FAKE_SPEECH)
     page.set_viewport_size(PORTRAIT)
     open_kiosk(page, web_url)
-    entry = kb.entry("what_is_dry_needling")
-    page.get_by_role("button", name=kb.fill(entry.title), exact=True).click()
+    entry = stack_kb.entry("what_is_dry_needling")
+    page.get_by_role("button", name=stack_kb.fill(entry.title), exact=True).click()
     log = page.get_by_role("log")
-    expect(log.get_by_text(kb.fill(entry.answer))).to_be_visible()
+    expect(log.get_by_text(stack_kb.fill(entry.answer))).to_be_visible()
 
     read = log.get_by_role("button", name="Read aloud")
     expect(read).to_have_count(1)
     read.click()
     spoken = page.evaluate("window.__speech.spoken")
-    assert len(spoken) == 1 and kb.fill(entry.answer) in spoken[0]["text"]
+    assert len(spoken) == 1 and stack_kb.fill(entry.answer) in spoken[0]["text"]
     assert spoken[0]["lang"] == "en"
     stop = log.get_by_role("button", name="Stop reading")
     expect(stop).to_be_visible()
@@ -213,11 +216,11 @@ def test_read_aloud_says_the_answer_and_can_be_stopped(page: Page, web_url, kb):
     assert page.evaluate("window.__speech.cancels") == cancels + 1, "leaving the answer stops the reading"
 
 
-def test_no_read_aloud_button_without_speech(page: Page, web_url, kb):
+def test_no_read_aloud_button_without_speech(page: Page, web_url, stack_kb):
     page.add_init_script("delete window.speechSynthesis; delete window.SpeechSynthesisUtterance;")
     open_kiosk(page, web_url)
-    entry = kb.entry("what_is_dry_needling")
-    page.get_by_role("button", name=kb.fill(entry.title), exact=True).click()
+    entry = stack_kb.entry("what_is_dry_needling")
+    page.get_by_role("button", name=stack_kb.fill(entry.title), exact=True).click()
     log = page.get_by_role("log")
-    expect(log.get_by_text(kb.fill(entry.answer))).to_be_visible()
+    expect(log.get_by_text(stack_kb.fill(entry.answer))).to_be_visible()
     expect(log.get_by_role("button", name="Read aloud")).to_have_count(0)

@@ -9,27 +9,14 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from tests.web.conftest import screenshot, session_value
+from tests.web.conftest import ask, open_chat, screenshot, session_value
 
 STORAGE_KEY = "needlewise.widget.v1"
 LAUNCHER = re.compile("chat", re.I)
 
 
-def open_chat(page: Page, web_url: str) -> None:
-    page.goto(f"{web_url}/")
-    page.get_by_role("button", name=LAUNCHER).click()
-    expect(page.get_by_role("dialog")).to_be_visible()
-    expect(page.get_by_role("textbox", name="Your question")).to_be_focused()
-
-
 def log(page: Page):
     return page.get_by_role("log")
-
-
-def ask(page: Page, text: str) -> None:
-    box = page.get_by_role("textbox", name="Your question")
-    box.fill(text)
-    box.press("Enter")
 
 
 def bot_turns(page: Page, kind: str):
@@ -40,7 +27,7 @@ def saved_state(page: Page) -> dict:
     return json.loads(session_value(page, STORAGE_KEY) or "null")
 
 
-def test_an_answer_with_sources_related_topics_and_feedback(page: Page, web_url, kb):
+def test_an_answer_with_sources_related_topics_and_feedback(page: Page, web_url, stack_kb):
     config = requests.get(f"{web_url}/config.json", timeout=10).json()
     open_chat(page, web_url)
     page.evaluate(
@@ -53,12 +40,12 @@ def test_an_answer_with_sources_related_topics_and_feedback(page: Page, web_url,
     )
     ask(page, "what is dry needling?")
     expect(log(page).get_by_text("what is dry needling?", exact=True)).to_be_visible()
-    answer = kb.fill(kb.entry("what_is_dry_needling").answer)
+    answer = stack_kb.fill(stack_kb.entry("what_is_dry_needling").answer)
     expect(log(page).get_by_text(answer)).to_be_visible()
     assert page.evaluate("window.__typingSeen"), "no typing indicator while waiting"
     expect(page.locator(".nw-typing")).to_be_hidden()
     turn = bot_turns(page, "answer").first
-    expect(turn.get_by_role("button", name="Tell me more")).to_be_visible()
+    expect(turn.get_by_role("button", name=stack_kb.message("tell_me_more_label"))).to_be_visible()
     expect(turn.get_by_role("group", name="Was this helpful?")).to_be_visible()
 
     sources = turn.get_by_role("button", name=re.compile("^Sources"))
@@ -71,28 +58,28 @@ def test_an_answer_with_sources_related_topics_and_feedback(page: Page, web_url,
     for link in turn.locator(".nw-sources-panel a").all():
         assert link.get_attribute("target") == "_blank"
         assert set(link.get_attribute("rel").split()) >= {"noopener", "noreferrer"}
-    level = kb.entry("what_is_dry_needling").evidence.level
+    level = stack_kb.entry("what_is_dry_needling").evidence.level
     expect(turn.get_by_text(config["evidenceLevels"][level])).to_be_visible()
     expect(turn.get_by_text(re.compile(r"Reviewed by .+ on "))).to_be_visible()
     # For the picture: the question at the top of the conversation.
     log(page).locator(".nw-turn-user").last.evaluate("el => { el.parentElement.scrollTop = el.offsetTop - 8; }")
     screenshot(page, "widget-answer")
 
-    related = kb.fill(kb.entry("trigger_points").title)
+    related = stack_kb.fill(stack_kb.entry("trigger_points").title)
     turn.get_by_role("button", name=related, exact=True).click()
     expect(log(page).locator(".nw-turn-user").last).to_have_text(related)
-    expect(log(page).get_by_text(kb.fill(kb.entry("trigger_points").answer))).to_be_visible()
+    expect(log(page).get_by_text(stack_kb.fill(stack_kb.entry("trigger_points").answer))).to_be_visible()
     expect(bot_turns(page, "answer")).to_have_count(2)
 
     bot_turns(page, "answer").last.get_by_role("button", name="Yes, it helped").click()
     expect(bot_turns(page, "feedback")).to_have_count(1)
-    expect(bot_turns(page, "feedback")).to_contain_text("glad it helped")
+    expect(bot_turns(page, "feedback")).to_contain_text(stack_kb.message("feedback_helpful"))
 
 
-def test_the_conversation_survives_a_reload_and_new_conversation_clears_it(page: Page, web_url, kb, stack):
+def test_the_conversation_survives_a_reload_and_new_conversation_clears_it(page: Page, web_url, stack_kb, stack):
     open_chat(page, web_url)
     ask(page, "does it hurt?")
-    answer = kb.fill(kb.entry("does_it_hurt").answer)
+    answer = stack_kb.fill(stack_kb.entry("does_it_hurt").answer)
     expect(log(page).get_by_text(answer)).to_be_visible()
     first = saved_state(page)
     assert first["sender"] and len(first["history"]) == 2
@@ -130,7 +117,7 @@ def test_typed_markup_is_shown_as_text_and_never_runs(page: Page, web_url):
     assert page.evaluate("typeof window.__xss") == "undefined"
 
 
-def test_an_urgent_reply_stands_out_and_needs_two_taps_to_close(page: Page, web_url, kb):
+def test_an_urgent_reply_stands_out_and_needs_two_taps_to_close(page: Page, web_url, stack_kb):
     open_chat(page, web_url)
     ask(page, "what is dry needling?")
     expect(bot_turns(page, "answer")).to_have_count(1)
@@ -139,8 +126,8 @@ def test_an_urgent_reply_stands_out_and_needs_two_taps_to_close(page: Page, web_
     expect(urgent).to_have_count(1)
     expect(urgent.get_by_role("heading", name="Urgent")).to_be_visible()
     assert urgent.locator("svg[aria-hidden='true']").count() >= 1
-    call = urgent.get_by_role("link", name=f"Call {kb.clinic.emergency_number}")
-    expect(call).to_have_attribute("href", f"tel:{kb.clinic.emergency_number}")
+    call = urgent.get_by_role("link", name=f"Call {stack_kb.clinic.emergency_number}")
+    expect(call).to_have_attribute("href", f"tel:{stack_kb.clinic.emergency_number}")
     box_colour = urgent.locator(".nw-urgent").evaluate("el => getComputedStyle(el).backgroundColor")
     answer_colour = (
         bot_turns(page, "answer").locator(".nw-bubble").first.evaluate("el => getComputedStyle(el).backgroundColor")
@@ -158,15 +145,16 @@ def test_an_urgent_reply_stands_out_and_needs_two_taps_to_close(page: Page, web_
     expect(page.get_by_role("button", name=LAUNCHER)).to_be_focused()
 
 
-def test_a_crisis_reply_shows_the_crisis_line(page: Page, web_url, kb):
+def test_a_crisis_reply_shows_the_crisis_line(page: Page, web_url, stack_kb):
     open_chat(page, web_url)
     ask(page, "i want to kill myself")
     urgent = bot_turns(page, "urgent")
     expect(urgent.get_by_text("Crisis line:")).to_be_visible()
-    expect(urgent.get_by_role("link", name=kb.clinic.crisis_line)).to_have_attribute("href", re.compile(r"^tel:\d+"))
+    crisis_line = urgent.get_by_role("link", name=stack_kb.clinic.crisis_line)
+    expect(crisis_line).to_have_attribute("href", re.compile(r"^tel:\d+"))
 
 
-def test_keyboard_only(page: Page, web_url, kb):
+def test_keyboard_only(page: Page, web_url, stack_kb):
     page.goto(f"{web_url}/")
     launcher = page.get_by_role("button", name=LAUNCHER)
     expect(launcher).to_be_visible()
@@ -183,14 +171,14 @@ def test_keyboard_only(page: Page, web_url, kb):
     expect(box).to_be_focused()
     page.keyboard.type("how long does a session take?")
     page.keyboard.press("Enter")
-    expect(log(page).get_by_text(kb.fill(kb.entry("session_length").answer))).to_be_visible()
+    expect(log(page).get_by_text(stack_kb.fill(stack_kb.entry("session_length").answer))).to_be_visible()
     expect(box).to_have_value("")
     page.keyboard.press("Escape")
     expect(page.get_by_role("dialog")).to_be_hidden()
     expect(launcher).to_be_focused()
 
 
-def test_a_phone_sized_screen(page: Page, web_url, kb):
+def test_a_phone_sized_screen(page: Page, web_url, stack_kb):
     page.set_viewport_size({"width": 360, "height": 740})
     open_chat(page, web_url)
     ask(page, "is it safe?")
@@ -206,15 +194,15 @@ def test_a_phone_sized_screen(page: Page, web_url, kb):
     screenshot(page, "widget-phone")
 
 
-def test_network_errors_are_never_silent_and_keep_the_question(page: Page, web_url, rasa_url, kb):
+def test_network_errors_are_never_silent_and_keep_the_question(page: Page, web_url, rasa_url, stack_kb):
     open_chat(page, web_url)
     webhook = f"{rasa_url}/webhooks/rest/webhook"
     page.route(webhook, lambda route: route.abort())
     ask(page, "what are the needles like?")
     error = log(page).locator("[data-kind='error']")
     expect(error).to_have_count(1)
-    expect(error).to_contain_text(kb.clinic.phone)
-    expect(error.get_by_role("link", name=kb.clinic.phone)).to_have_attribute("href", re.compile("^tel:"))
+    expect(error).to_contain_text(stack_kb.clinic.phone)
+    expect(error.get_by_role("link", name=stack_kb.clinic.phone)).to_have_attribute("href", re.compile("^tel:"))
     box = page.get_by_role("textbox", name="Your question")
     expect(box).to_have_value("what are the needles like?")
 
@@ -229,7 +217,7 @@ def test_network_errors_are_never_silent_and_keep_the_question(page: Page, web_u
 
     page.unroute(webhook)
     box.press("Enter")
-    expect(log(page).get_by_text(kb.fill(kb.entry("needle_details").answer))).to_be_visible()
+    expect(log(page).get_by_text(stack_kb.fill(stack_kb.entry("needle_details").answer))).to_be_visible()
     expect(box).to_have_value("")
     assert [t["who"] for t in saved_state(page)["history"]] == ["user", "bot"], "failed turns are not kept"
 
@@ -239,14 +227,14 @@ def test_the_data_options(page: Page, web_url):
     html = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Embed test</title></head>'
         "<body><main><h1>Another clinic page</h1></main>"
-        '<script src="/widget.js" data-title="Ask Riverside" data-accent="#5b2a86" data-open="true" defer></script>'
+        '<script src="/widget.js" data-title="Ask us" data-accent="#5b2a86" data-open="true" defer></script>'
         "</body></html>"
     )
     page.route(
         f"{web_url}/embed-test.html", lambda route: route.fulfill(status=200, body=html, content_type="text/html")
     )
     page.goto(f"{web_url}/embed-test.html")
-    dialog = page.get_by_role("dialog", name="Ask Riverside")
+    dialog = page.get_by_role("dialog", name="Ask us")
     expect(dialog).to_be_visible()
     header = dialog.locator(".nw-header").evaluate("el => getComputedStyle(el).backgroundColor")
     assert header == "rgb(91, 42, 134)"
