@@ -662,6 +662,20 @@ def test_check_knowledge_fails_on_an_answer_above_the_reading_grade_limit(
     assert "passed" not in out
 
 
+
+def test_check_knowledge_fails_on_a_detail_above_the_reading_grade_limit(
+    fixture_topics_checked: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hard = (
+        "Intramuscular stimulation of myofascial trigger points necessitates comprehensive anatomical "
+        "understanding, particularly regarding neurovascular structures and pleural proximity. "
+    )
+    block = field_block(FIXTURE, "how_it_works", "detail")
+    text, _ = edit_entry(FIXTURE, "how_it_works", block, f"    detail: >-\n      {hard * 3}\n")
+    path = write(tmp_path, text)
+    assert check(path) == 1
+    assert "entry 'how_it_works': the detail reads at grade" in capsys.readouterr().err
+
 # --- the live store: hot reload and the last good version ----------------------------------------
 
 

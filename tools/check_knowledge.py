@@ -1,6 +1,7 @@
 """`make check-knowledge`: validates the knowledge file and clinic settings and prints a report.
 
-Exits 1 on any error, naming the file, line, entry and field. Warnings (reviews older than
+Exits 1 on any error, naming the file, line, entry and field. Answers and details must read at
+grade MAX_ANSWER_GRADE or below, and the answers' median at MEDIAN_ANSWER_GRADE or below. Warnings (reviews older than
 12 months) are printed but do not fail the check.
 """
 
@@ -38,10 +39,11 @@ def report(kb: KnowledgeBase, topics: dict) -> tuple:
         grades.append(answer_grade)
         detail_text = f"{detail_grade:12.1f}" if detail_grade is not None else f"{'-':>12}"
         print(f"{entry.id:<24} {entry.category:<10} {entry.evidence.level:<18} {answer_grade:12.1f} {detail_text}")
-        if answer_grade > MAX_ANSWER_GRADE:
-            problems.append(
-                f"entry '{entry.id}': the answer reads at grade {answer_grade:.1f}; the limit is {MAX_ANSWER_GRADE:.0f}"
-            )
+        for part, part_grade in (("answer", answer_grade), ("detail", detail_grade)):
+            if part_grade is not None and part_grade > MAX_ANSWER_GRADE:
+                problems.append(
+                    f"entry '{entry.id}': the {part} reads at grade {part_grade:.1f}; the limit is {MAX_ANSWER_GRADE:.0f}"
+                )
     median = statistics.median(grades)
     print(f"\nReading grade of answers: median {median:.1f}, highest {max(grades):.1f} (Flesch-Kincaid)")
     if median > MEDIAN_ANSWER_GRADE:
