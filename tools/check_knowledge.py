@@ -42,7 +42,8 @@ def report(kb: KnowledgeBase, topics: dict) -> tuple:
         for part, part_grade in (("answer", answer_grade), ("detail", detail_grade)):
             if part_grade is not None and part_grade > MAX_ANSWER_GRADE:
                 problems.append(
-                    f"entry '{entry.id}': the {part} reads at grade {part_grade:.1f}; the limit is {MAX_ANSWER_GRADE:.0f}"
+                    f"entry '{entry.id}': the {part} reads at grade {part_grade:.1f}; "
+                    f"the limit is {MAX_ANSWER_GRADE:.0f}"
                 )
     median = statistics.median(grades)
     print(f"\nReading grade of answers: median {median:.1f}, highest {max(grades):.1f} (Flesch-Kincaid)")
