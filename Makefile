@@ -97,8 +97,8 @@ validate: $(STAMP) ## Validate the Rasa domain and data (and that the generated 
 	$(PY) -m tools.generate_topics --check
 	$(RASA) data validate --config $(CONFIG) --domain $(DOMAIN) --data $(DATA) --fail-on-warnings
 
-check-knowledge: $(STAMP) ## Validate the knowledge file and clinic settings, print a report
-	$(PY) -m tools.check_knowledge --knowledge $(KNOWLEDGE_FILE) --clinic $(CLINIC_FILE)
+check-knowledge: $(STAMP) ## Validate the knowledge file and clinic settings, print a report (RELEASE=true: refuse drafts)
+	$(PY) -m tools.check_knowledge --knowledge $(KNOWLEDGE_FILE) --clinic $(CLINIC_FILE) $(if $(filter true,$(RELEASE)),--release)
 
 unit: setup ## Unit tests: pure code on fixture files, no server (about 1 minute)
 	$(PY) -m pytest -m unit

@@ -10,17 +10,19 @@ and the field, so that clinic staff can fix it without reading code.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import os
 import re
 import string
 import threading
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, List, Literal, Optional, Tuple
 
 import yaml
-from pydantic import BaseModel, Extra, ValidationError, validator
+from pydantic import BaseModel, Extra, ValidationError, root_validator, validator
 from ruamel.yaml import YAML, YAMLError
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor
@@ -97,7 +99,6 @@ MESSAGE_KEYS = (
 ANSWER_WORDS = (40, 120)
 DETAIL_MAX_WORDS = 180
 TITLE_MAX_CHARS = 40
-STALE_AFTER_DAYS = 365
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 PMID_PATTERN = re.compile(r"^[0-9]{1,9}$")
 DOI_PATTERN = re.compile(r"^10\.[0-9]{4,9}/\S+$")
@@ -201,9 +202,41 @@ class Evidence(_Strict):
     summary: str
 
 
-class Reviewed(_Strict):
-    by: str
-    on: dt.date
+class Review(_Strict):
+    """Whether a named clinician has approved an entry. A draft names no reviewer."""
+
+    status: Literal["draft", "approved"]
+    by: Optional[str] = None
+    role: Optional[str] = None
+    on: Optional[dt.date] = None
+    next_due: Optional[dt.date] = None
+
+    @root_validator(skip_on_failure=True)
+    def _approval_names_who_and_when(cls, values: Dict[str, Any]) -> Dict[str, Any]:  # noqa: N805
+        if values["status"] == "approved":
+            missing = [key for key in ("by", "role", "on", "next_due") if not values.get(key)]
+            if missing:
+                raise ValueError(f"an approved entry names who approved it and when; missing: {', '.join(missing)}")
+            if values["next_due"] <= values["on"]:
+                raise ValueError("next_due must come after the approval date (on)")
+        elif values.get("by") or values.get("role"):
+            raise ValueError("a draft names no reviewer: set status: approved once a clinician has approved it")
+        return values
+
+    @property
+    def approved(self) -> bool:
+        return self.status == "approved"
+
+    def overdue(self, today: dt.date) -> bool:
+        """An approval whose next review date has passed."""
+        return self.approved and self.next_due is not None and self.next_due < today
+
+    def payload(self) -> Dict[str, str]:
+        """What the reply contract's `review` carries: the status, and for an approval who and when."""
+        if not self.approved:
+            return {"status": "draft"}
+        assert self.by and self.role and self.on
+        return {"status": "approved", "by": self.by, "role": self.role, "on": self.on.isoformat()}
 
 
 class Entry(_Strict):
@@ -215,7 +248,7 @@ class Entry(_Strict):
     evidence: Evidence
     sources: List[Source]
     related: List[str]
-    reviewed: Reviewed
+    review: Review
 
     @validator("id")
     def _id(cls, value: str) -> str:  # noqa: N805
@@ -366,7 +399,7 @@ def _pydantic_problems(
 ) -> List[Problem]:
     problems = []
     for item in error.errors():
-        loc = prefix + tuple(item["loc"])
+        loc = prefix + tuple(part for part in item["loc"] if part != "__root__")
         entry_id = None
         if len(loc) >= 2 and loc[0] == "entries" and isinstance(loc[1], int):
             raw = with_lines["entries"][loc[1]] if isinstance(with_lines, dict) else None
@@ -435,6 +468,23 @@ class KnowledgeBase:
     clinic: ClinicSettings
     warnings: List[Problem] = field(default_factory=list)
     source: str = ""
+    #: entry id -> the line of its `review:` block, to name it in release checks
+    review_lines: Dict[str, Optional[int]] = field(default_factory=dict)
+    today: dt.date = field(default_factory=dt.date.today)
+
+    def release_problems(self) -> List[Problem]:
+        """What keeps this file from going live to patients: drafts, and approvals past next_due."""
+        problems = []
+        for entry in self.entries.values():
+            line = self.review_lines.get(entry.id)
+            if not entry.review.approved:
+                problems.append(
+                    Problem(self.source, "a draft: a clinician has not approved it", line, entry.id, "review")
+                )
+            elif entry.review.overdue(self.today):
+                message = f"the approval was due for review on {entry.review.next_due}"
+                problems.append(Problem(self.source, message, line, entry.id, "review.next_due"))
+        return problems
 
     def fill(self, text: str) -> str:
         return text.format(**self.clinic.placeholders())
@@ -520,15 +570,14 @@ def load_knowledge(
                         field_name,
                     )
                 )
-        age = (today - entry.reviewed.on).days
-        if age < 0:
+        if entry.review.on is not None and entry.review.on > today:
             problems.append(
                 Problem(
                     name,
                     "the review date is in the future",
-                    _line_of(with_lines, ("entries", index, "reviewed", "on")),
+                    _line_of(with_lines, ("entries", index, "review", "on")),
                     entry.id,
-                    "reviewed.on",
+                    "review.on",
                 )
             )
     for index, entry in enumerate(document.entries):
@@ -574,18 +623,37 @@ def load_knowledge(
     warnings = [
         Problem(
             name,
-            f"reviewed {entry.reviewed.on.isoformat()}, more than 12 months ago: please review it again",
-            _line_of(with_lines, ("entries", index, "reviewed", "on")),
+            f"approved by {entry.review.by}, due for review on {entry.review.next_due}: please review it again",
+            _line_of(with_lines, ("entries", index, "review", "next_due")),
             entry.id,
-            "reviewed.on",
+            "review.next_due",
         )
         for index, entry in enumerate(document.entries)
-        if (today - entry.reviewed.on).days > STALE_AFTER_DAYS
+        if entry.review.overdue(today)
     ]
-    return KnowledgeBase(entries, dict(document.messages), clinic, warnings, name)
+    lines = {
+        entry.id: _line_of(with_lines, ("entries", index, "review")) for index, entry in enumerate(document.entries)
+    }
+    return KnowledgeBase(entries, dict(document.messages), clinic, warnings, name, lines, today)
 
 
 # --- the live copy the servers read ------------------------------------------------------------
+
+
+def read_approved(path: Path) -> Dict[str, Entry]:
+    """The last approved version of each entry, as kept by a store with REQUIRE_APPROVED."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    return {entry_id: Entry(**entry) for entry_id, entry in data.items()}
+
+
+def write_approved(path: Path, entries: Dict[str, Entry]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps({k: json.loads(e.json()) for k, e in entries.items()}, indent=1), "utf-8")
+    temporary.replace(path)
 
 
 def knowledge_path() -> Path:
@@ -608,11 +676,19 @@ class KnowledgeStore:
     """
 
     def __init__(
-        self, path: Optional[Path] = None, clinic: Optional[Path] = None, topics_path: Optional[Path] = None
+        self,
+        path: Optional[Path] = None,
+        clinic: Optional[Path] = None,
+        topics_path: Optional[Path] = None,
+        require_approved: Optional[bool] = None,
+        approved_file: Optional[Path] = None,
     ) -> None:
         self.path = _resolve(Path(path) if path else knowledge_path())
         self.clinic_path = _resolve(Path(clinic) if clinic else clinic_path())
         self.topics_path = _resolve(Path(topics_path)) if topics_path else TOPICS_FILE
+        self.require_approved = settings.current().require_approved if require_approved is None else require_approved
+        #: the last approved version of every entry, kept across restarts (REQUIRE_APPROVED)
+        self.approved_file = approved_file or ROOT / "var" / "approved" / f"{self.path.stem}.json"
         self._lock = threading.Lock()
         self._stamp: Optional[Tuple[Any, ...]] = None
         self._current: Optional[KnowledgeBase] = None
@@ -643,6 +719,8 @@ class KnowledgeStore:
     def _reload(self, stamp: Tuple[Any, ...]) -> None:
         try:
             fresh = load_knowledge(self.path, self.clinic_path, topics_path=self.topics_path)
+            if self.require_approved:
+                fresh = self._approved_only(fresh)
         except Exception as error:
             if not isinstance(error, KnowledgeFileError):
                 error = KnowledgeFileError([Problem(str(self.path), f"cannot be loaded: {error!r}")])
@@ -658,3 +736,22 @@ class KnowledgeStore:
                 logger.warning("%s", warning)
             self._current, self.last_error = fresh, None
         self._stamp = stamp
+
+    def _approved_only(self, kb: KnowledgeBase) -> KnowledgeBase:
+        """The entries a patient may see with REQUIRE_APPROVED: approved ones, else their last approved version."""
+        remembered = read_approved(self.approved_file)
+        entries: Dict[str, Entry] = {}
+        never = []
+        for entry_id, entry in kb.entries.items():
+            if entry.review.approved:
+                entries[entry_id] = remembered[entry_id] = entry
+            elif entry_id in remembered:
+                entries[entry_id] = remembered[entry_id]
+                logger.warning("Entry '%s' is a draft: its last approved version keeps serving.", entry_id)
+            else:
+                never.append(entry_id)
+        if never:
+            message = "REQUIRE_APPROVED is on, and no approved version of this entry exists"
+            raise KnowledgeFileError([Problem(kb.source, message, kb.review_lines.get(i), i, "review") for i in never])
+        write_approved(self.approved_file, remembered)
+        return replace(kb, entries=entries)

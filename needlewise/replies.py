@@ -49,7 +49,7 @@ def custom(kind: str, topic: Optional[str] = None, kb: Optional[KnowledgeBase] =
             {k: kb.fill(v) for k, v in source.dict().items() if v is not None} for source in entry.sources
         ]
         payload["related"] = list(entry.related)
-        payload["reviewed"] = {"by": entry.reviewed.by, "on": entry.reviewed.on.isoformat()}
+        payload["review"] = entry.review.payload()
     payload.update(extra)
     return {"custom": payload}
 

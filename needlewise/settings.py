@@ -78,6 +78,13 @@ SETTINGS: Tuple[Setting, ...] = (
     ),
     Setting("CLINIC_FILE", _path, ROOT / "bot" / "clinic.yml", "the clinic settings"),
     Setting(
+        "REQUIRE_APPROVED",
+        _bool,
+        False,
+        "`true` (for production) serves only clinician-approved answers: an edited entry keeps its last approved "
+        "version live until it is approved again, and the servers refuse a file with a never-approved entry",
+    ),
+    Setting(
         "TRACKER_STORE_URL",
         str,
         f"sqlite:///{ROOT / 'var' / 'conversations.db'}",
@@ -177,6 +184,7 @@ class Settings:
     model: Path
     knowledge_file: Path
     clinic_file: Path
+    require_approved: bool
     tracker_store_url: str
     retention_days: float
     kiosk_retention_minutes: float

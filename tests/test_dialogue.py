@@ -179,7 +179,7 @@ def test_a_non_topic_reply_carries_no_entry_facts(kb: KnowledgeBase) -> None:
     for intent in ("greet", "goodbye", "thank", "ask_human", "out_of_scope", "nlu_fallback"):
         payload = one_custom(say(kb, intent))
         assert payload["topic"] is None
-        assert not {"evidence", "sources", "related", "reviewed"} & set(payload), intent
+        assert not {"evidence", "sources", "related", "review", "reviewed"} & set(payload), intent
 
 
 # --- topic answers ---------------------------------------------------------------------------------
@@ -198,8 +198,12 @@ def test_a_topic_intent_gets_its_answer(kb: KnowledgeBase, topic: str) -> None:
     assert payload["sources"] == [{k: kb.fill(v) for k, v in s.dict().items() if v is not None} for s in entry.sources]
     assert all(s["title"] and ({"url", "pmid", "doi"} & set(s)) for s in payload["sources"])
     assert payload["related"] == entry.related
-    assert payload["reviewed"] == {"by": entry.reviewed.by, "on": entry.reviewed.on.isoformat()}
-    assert DATE.match(payload["reviewed"]["on"])
+    assert payload["review"] == entry.review.payload()
+    assert "reviewed" not in payload
+    if entry.review.approved:
+        assert payload["review"]["by"] and payload["review"]["role"] and DATE.match(payload["review"]["on"])
+    else:
+        assert payload["review"] == {"status": "draft"}
 
     answer, question = reply[0], reply[1]
     assert answer["text"] == kb.fill(entry.answer)

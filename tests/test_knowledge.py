@@ -193,40 +193,80 @@ def test_plain_yaml_1_1_would_read_on_as_true() -> None:
     assert yaml.safe_load("on: 2026-01-15") == {True: dt.date(2026, 1, 15)}
 
 
-def test_unquoted_on_in_reviewed_is_read_as_a_date(tmp_path: Path, last_review: dt.date) -> None:
-    assert len(re.findall(r"^      on: \d{4}-\d{2}-\d{2}$", FIXTURE, re.MULTILINE)) == len(ENTRY_IDS)
+def test_unquoted_on_in_review_is_read_as_a_date(tmp_path: Path, last_review: dt.date) -> None:
     text, _ = edit_entry(FIXTURE, "pregnancy", f"      on: {last_review.isoformat()}\n", "      on: 2026-01-15\n")
     kb = load_fixture_kb(write(tmp_path, text), today=last_review)
-    assert kb.entry("pregnancy").reviewed.on == dt.date(2026, 1, 15)
-    assert kb.entry("pregnancy").reviewed.by == yaml.safe_load(FIXTURE)["entries"][0]["reviewed"]["by"]
+    assert kb.entry("pregnancy").review.on == dt.date(2026, 1, 15)
+    assert kb.entry("pregnancy").review.by == yaml.safe_load(FIXTURE)["entries"][0]["review"]["by"]
 
 
-# --- review dates: stale is a warning, the future is an error -------------------------------------
+# --- review status: drafts name nobody, approvals name who, their role and when ------------------------
 
 
-def test_a_review_older_than_12_months_is_a_warning_not_an_error(tmp_path: Path, last_review: dt.date) -> None:
-    old = last_review - dt.timedelta(days=400)
-    text, _ = edit_entry(FIXTURE, "booking", f"      on: {last_review.isoformat()}\n", f"      on: {old.isoformat()}\n")
+def test_the_fixture_has_approved_entries_and_a_draft(kb: KnowledgeBase) -> None:
+    statuses = {entry.review.status for entry in kb.entries.values()}
+    assert statuses == {"approved", "draft"}
+
+
+def test_an_approved_entry_sends_who_approved_it_and_when(kb: KnowledgeBase) -> None:
+    approved = next(e for e in kb.entries.values() if e.review.approved)
+    assert approved.review.payload() == {
+        "status": "approved",
+        "by": approved.review.by,
+        "role": approved.review.role,
+        "on": approved.review.on.isoformat(),
+    }
+
+
+def test_a_draft_sends_only_its_status(kb: KnowledgeBase) -> None:
+    draft = next(e for e in kb.entries.values() if not e.review.approved)
+    assert draft.review.payload() == {"status": "draft"}
+
+
+@pytest.mark.parametrize("missing", ["by", "role", "on", "next_due"])
+def test_an_approval_without_a_name_role_or_dates_is_refused(tmp_path: Path, missing: str) -> None:
+    block = field_block(FIXTURE, "booking", "review")
+    kept = [line for line in block.splitlines(keepends=True) if not line.startswith(f"      {missing}:")]
+    text, line = edit_entry(FIXTURE, "booking", block, "".join(kept))
+    problem = the_problem(refusal(write(tmp_path, text)), "booking", "review")
+    assert f"missing: {missing}" in problem.message
+    assert problem.line == line
+
+
+def test_a_draft_that_names_a_reviewer_is_refused(tmp_path: Path) -> None:
+    block = field_block(FIXTURE, "what_happens", "review")
+    text, _ = edit_entry(FIXTURE, "what_happens", block, block + "      by: Someone\n")
+    problem = the_problem(refusal(write(tmp_path, text)), "what_happens", "review")
+    assert "a draft names no reviewer" in problem.message
+
+
+def test_a_next_review_before_the_approval_is_refused(tmp_path: Path, last_review: dt.date) -> None:
+    text, _ = edit_entry(FIXTURE, "booking", "      next_due: 2027-06-15\n", "      next_due: 2026-01-01\n")
+    problem = the_problem(refusal(write(tmp_path, text), today=last_review), "booking", "review")
+    assert "next_due must come after" in problem.message
+
+
+def test_an_unknown_status_is_refused(tmp_path: Path) -> None:
+    text, _ = edit_entry(FIXTURE, "what_happens", "      status: draft\n", "      status: reviewed\n")
+    the_problem(refusal(write(tmp_path, text)), "what_happens", "review.status")
+
+
+def test_an_approval_past_its_next_review_is_a_warning_not_an_error(tmp_path: Path, last_review: dt.date) -> None:
+    text, line = edit_entry(FIXTURE, "booking", "      next_due: 2027-06-15\n", "      next_due: 2026-06-20\n")
     path = write(tmp_path, text)
-    kb = load_fixture_kb(path, today=last_review)
+    kb = load_fixture_kb(path, today=dt.date(2026, 7, 1))
     assert len(kb.entries) == len(ENTRY_IDS)
-    assert len(kb.warnings) == 1
-    warning = kb.warnings[0]
-    assert (warning.file, warning.entry, warning.field) == (str(path), "booking", "reviewed.on")
-    assert f"reviewed {old.isoformat()}, more than 12 months ago" in warning.message
+    (warning,) = kb.warnings
+    assert (warning.file, warning.entry, warning.field, warning.line) == (str(path), "booking", "review.next_due", line)
+    assert "due for review on 2026-06-20" in warning.message
 
 
-def test_a_review_exactly_12_months_old_is_not_yet_a_warning(tmp_path: Path, last_review: dt.date) -> None:
-    edge = last_review - dt.timedelta(days=365)
-    text, _ = edit_entry(
-        FIXTURE, "booking", f"      on: {last_review.isoformat()}\n", f"      on: {edge.isoformat()}\n"
-    )
-    assert load_fixture_kb(write(tmp_path, text), today=last_review).warnings == []
-
-
-def test_every_review_becomes_a_warning_after_a_year(last_review: dt.date) -> None:
-    kb = load_fixture_kb(today=last_review + dt.timedelta(days=366))
-    assert sorted(w.entry for w in kb.warnings) == sorted(ENTRY_IDS)
+def test_an_approval_is_not_overdue_on_its_next_review_day(kb: KnowledgeBase) -> None:
+    due = kb.entry("booking").review.next_due
+    assert load_fixture_kb(today=due).warnings == []
+    overdue = load_fixture_kb(today=due + dt.timedelta(days=1))
+    approved = sorted(e.id for e in kb.entries.values() if e.review.approved)
+    assert sorted(w.entry for w in overdue.warnings) == approved
 
 
 def test_a_review_date_in_the_future_is_refused(tmp_path: Path, last_review: dt.date) -> None:
@@ -237,23 +277,19 @@ def test_a_review_date_in_the_future_is_refused(tmp_path: Path, last_review: dt.
     path = write(tmp_path, text)
     error = refusal(path, today=last_review)
     assert len(error.problems) == 1
-    problem = the_problem(error, "session_length", "reviewed.on")
+    problem = the_problem(error, "session_length", "review.on")
     assert problem.file == str(path)
     assert problem.message == "the review date is in the future"
     assert problem.line == line
 
 
-@pytest.mark.parametrize("days", [1, -400], ids=["future", "stale"])
-def test_a_review_date_finding_points_at_the_on_line(tmp_path: Path, last_review: dt.date, days: int) -> None:
-    date = last_review + dt.timedelta(days=days)
-    old = f"      on: {last_review.isoformat()}\n"
-    text, line = edit_entry(FIXTURE, "session_length", old, f"      on: {date.isoformat()}\n")
-    path = write(tmp_path, text)
-    if days > 0:
-        problem = the_problem(refusal(path, today=last_review), "session_length", "reviewed.on")
-    else:
-        (problem,) = load_fixture_kb(path, today=last_review).warnings
-    assert problem.line == line
+def test_release_problems_name_every_draft_and_every_overdue_approval(kb: KnowledgeBase) -> None:
+    drafts = [e.id for e in kb.entries.values() if not e.review.approved]
+    assert [(p.entry, p.field) for p in kb.release_problems()] == [(d, "review") for d in drafts]
+    late = load_fixture_kb(today=kb.entry("booking").review.next_due + dt.timedelta(days=1))
+    problems = late.release_problems()
+    assert {p.entry for p in problems} == set(ENTRY_IDS)
+    assert all(p.line for p in problems)
 
 
 # --- broken copies are refused with the place of the problem --------------------------------------
@@ -363,8 +399,8 @@ def test_a_date_that_is_not_a_date_is_refused(tmp_path: Path, last_review: dt.da
     path = write(tmp_path, text)
     error = refusal(path, today=last_review)
     assert len(error.problems) == 1
-    problem = the_problem(error, "preparation", "reviewed.on")
-    assert_located(error, problem, path, line, "preparation", "reviewed.on", "invalid date format")
+    problem = the_problem(error, "preparation", "review.on")
+    assert_located(error, problem, path, line, "preparation", "review.on", "invalid date format")
 
 
 @pytest.mark.parametrize("bad", ["2026-13-45", "2026-02-30"])
@@ -662,7 +698,6 @@ def test_check_knowledge_fails_on_an_answer_above_the_reading_grade_limit(
     assert "passed" not in out
 
 
-
 def test_check_knowledge_fails_on_a_detail_above_the_reading_grade_limit(
     fixture_topics_checked: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -675,6 +710,7 @@ def test_check_knowledge_fails_on_a_detail_above_the_reading_grade_limit(
     path = write(tmp_path, text)
     assert check(path) == 1
     assert "entry 'how_it_works': the detail reads at grade" in capsys.readouterr().err
+
 
 # --- the live store: hot reload and the last good version ----------------------------------------
 
@@ -763,3 +799,63 @@ def test_a_store_that_never_loaded_raises(tmp_path: Path, content: Optional[str]
     assert store.last_error is info.value
     with pytest.raises(KnowledgeFileError):  # and keeps refusing, without a good version to fall back on
         store.get()
+
+
+# --- REQUIRE_APPROVED: edits go live only once a clinician approves them ---------------------------
+
+APPROVAL = "    review:\n      status: approved\n      by: Dana Fixture\n      role: physiotherapist\n"
+DRAFT = "    review:\n      status: draft\n"
+
+
+def _all_approved(text: str) -> str:
+    block = field_block(text, "what_happens", "review")
+    approved = APPROVAL + "      on: 2026-06-15\n      next_due: 2027-06-15\n"
+    return edit_entry(text, "what_happens", block, approved + ("\n" if block.endswith("\n\n") else ""))[0]
+
+
+def _redrafted_booking(text: str, words: str) -> str:
+    """The booking entry edited (new first words) and set back to draft, as the README's workflow says."""
+    edited, _ = edit(text, "You can book a visit at", f"{words} You can book a visit at")
+    block = field_block(edited, "booking", "review")
+    return edit_entry(edited, "booking", block, DRAFT + ("\n" if block.endswith("\n\n") else ""))[0]
+
+
+def approved_store(path: Path, tmp_path: Path) -> KnowledgeStore:
+    return KnowledgeStore(
+        path, FIXTURE_CLINIC, FIXTURE_TOPICS, require_approved=True, approved_file=tmp_path / "approved.json"
+    )
+
+
+def test_without_require_approved_a_draft_is_served_and_says_so(kb: KnowledgeBase) -> None:
+    assert kb.entry("what_happens").review.payload() == {"status": "draft"}
+
+
+def test_require_approved_refuses_a_file_with_a_never_approved_entry(tmp_path: Path) -> None:
+    store = approved_store(write(tmp_path, FIXTURE), tmp_path)
+    with pytest.raises(KnowledgeFileError) as info:
+        store.get()
+    (problem,) = info.value.problems
+    assert (problem.entry, problem.field) == ("what_happens", "review")
+    assert "no approved version" in problem.message and problem.line
+
+
+def test_require_approved_keeps_serving_the_last_approved_version_of_an_edited_entry(tmp_path: Path) -> None:
+    approved_text = _all_approved(FIXTURE)
+    path = write(tmp_path, approved_text)
+    store = approved_store(path, tmp_path)
+    approved_answer = store.get().entry("booking").answer
+
+    path.write_text(_redrafted_booking(approved_text, "Prices are at the desk."), encoding="utf-8")
+    _touch(path, 1)
+    served = store.get()
+    assert served.entry("booking").answer == approved_answer
+    assert served.entry("booking").review.approved
+    assert store.last_error is None
+
+    restarted = approved_store(path, tmp_path)  # a new process remembers the approved version
+    assert restarted.get().entry("booking").answer == approved_answer
+
+    approved_edit = approved_text.replace("You can book a visit at", "Prices are at the desk. You can book a visit at")
+    path.write_text(approved_edit, encoding="utf-8")
+    _touch(path, 2)
+    assert store.get().entry("booking").answer.startswith("Prices are at the desk.")

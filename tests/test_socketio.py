@@ -69,7 +69,7 @@ def test_a_question_gets_the_answer_and_one_contract_object(patient, stack_kb):
     reply = patient.say("what is dry needling?")
     (custom,) = contract_customs(reply)
     assert custom["kind"] == "answer" and custom["topic"] == "what_is_dry_needling"
-    assert custom["sources"] and custom["reviewed"]["on"]
+    assert custom["sources"] and custom["review"] == stack_kb.entry("what_is_dry_needling").review.payload()
     assert reply[0]["text"] == stack_kb.fill(stack_kb.entry("what_is_dry_needling").answer)
 
 

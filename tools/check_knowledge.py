@@ -1,8 +1,10 @@
 """`make check-knowledge`: validates the knowledge file and clinic settings and prints a report.
 
-Exits 1 on any error, naming the file, line, entry and field. Answers and details must read at
-grade MAX_ANSWER_GRADE or below, and the answers' median at MEDIAN_ANSWER_GRADE or below. Warnings (reviews older than
-12 months) are printed but do not fail the check.
+Exits 1 on any error, naming the file, line, entry and field. With `--release` (`make
+check-knowledge RELEASE=true`) it also refuses drafts and approvals past their next review date:
+the check to run before the answers go live to patients. Answers and details must read at
+grade MAX_ANSWER_GRADE or below, and the answers' median at MEDIAN_ANSWER_GRADE or below. Otherwise drafts and approvals
+past their next review date are listed as warnings.
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--knowledge", type=Path, default=DEFAULT_KNOWLEDGE_FILE)
     parser.add_argument("--clinic", type=Path, default=DEFAULT_CLINIC_FILE)
+    parser.add_argument(
+        "--release", action="store_true", help="refuse drafts and overdue approvals (before going live to patients)"
+    )
     args = parser.parse_args(argv)
     topics = load_topic_spec()
     try:
@@ -66,12 +71,18 @@ def main(argv=None) -> int:
             print(f"  - {problem}", file=sys.stderr)
         return 1
     problems, _ = report(kb, topics)
+    approved = sum(entry.review.approved for entry in kb.entries.values())
+    print(f"Approved by a clinician: {approved} of {len(kb.entries)} entries; drafts: {len(kb.entries) - approved}")
     if kb.warnings:
-        print(f"\nStale reviews: {len(kb.warnings)}")
+        print(f"\nApprovals due for review: {len(kb.warnings)}")
         for warning in kb.warnings:
             print(f"  - warning: {warning}")
     else:
-        print("Stale reviews: none")
+        print("Approvals due for review: none")
+    if args.release:
+        problems.extend(str(problem) for problem in kb.release_problems())
+    elif approved < len(kb.entries):
+        print("Drafts are shown to patients as not yet reviewed; `make check-knowledge RELEASE=true` refuses them.")
     if problems:
         print("\nThe knowledge check FAILED:", file=sys.stderr)
         for problem in problems:
