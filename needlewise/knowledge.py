@@ -99,6 +99,9 @@ MESSAGE_KEYS = (
 ANSWER_WORDS = (40, 120)
 DETAIL_MAX_WORDS = 180
 TITLE_MAX_CHARS = 40
+#: What a number left as a template looks like: "XXX", "TODO", "<number>", "?", or only zeros beyond
+#: three digits ("000-0000"; 000 itself is Australia's emergency number).
+PLACEHOLDER_NUMBER = re.compile(r"x{2,}|\btodo\b|\btbd\b|change|<|>|\?|^[\s()+-]*0{4,}[\s0()+-]*$", re.IGNORECASE)
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 PMID_PATTERN = re.compile(r"^[0-9]{1,9}$")
 DOI_PATTERN = re.compile(r"^10\.[0-9]{4,9}/\S+$")
@@ -156,6 +159,13 @@ class ClinicSettings(_Strict):
     def _not_empty(cls, value: str) -> str:  # noqa: N805 - pydantic validator
         if not value:
             raise ValueError("must not be empty")
+        return value
+
+    @validator("emergency_number", "crisis_line", "phone")
+    def _a_real_number(cls, value: str) -> str:  # noqa: N805 - pydantic validator
+        """Numbers patients will dial: never a placeholder. There is no default: each clinic names its own."""
+        if PLACEHOLDER_NUMBER.search(value) or not re.search(r"\d", value):
+            raise ValueError(f"'{value}' is not a phone number: write the number patients should call")
         return value
 
     def placeholders(self) -> Dict[str, str]:

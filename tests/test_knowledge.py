@@ -617,6 +617,33 @@ def test_a_broken_clinic_file_is_refused(tmp_path: Path, old: str, new: str, say
     assert_located(error, problem, clinic, expected_line, None, field, says)
 
 
+EMERGENCY_LINE = next(line for line in CLINIC_TEXT.splitlines(keepends=True) if line.startswith("emergency_number:"))
+CRISIS_LINE = next(line for line in CLINIC_TEXT.splitlines(keepends=True) if line.startswith("crisis_line:"))
+
+
+@pytest.mark.parametrize("line", [EMERGENCY_LINE, CRISIS_LINE], ids=["emergency", "crisis"])
+def test_the_clinic_must_name_its_emergency_and_crisis_numbers(tmp_path: Path, line: str) -> None:
+    field = line.split(":")[0]
+    error = refusal(FIXTURE_KNOWLEDGE, write(tmp_path, edit(CLINIC_TEXT, line, "")[0], "clinic.yml"))
+    assert [(p.field, p.message) for p in error.problems] == [(field, "this field is missing")]
+
+
+@pytest.mark.parametrize("value", ["XXX", "TODO", "<emergency number>", "0000 000", "ask at the desk", "?"])
+def test_a_placeholder_emergency_number_is_refused(tmp_path: Path, value: str) -> None:
+    text, line = edit(CLINIC_TEXT, EMERGENCY_LINE, f'emergency_number: "{value}"\n')
+    clinic = write(tmp_path, text, "clinic.yml")
+    error = refusal(FIXTURE_KNOWLEDGE, clinic)
+    assert_located(error, error.problems[0], clinic, line, None, "emergency_number", "is not a phone number")
+
+
+@pytest.mark.parametrize("value", ["000", "112", "999", "192", "998", "911"])
+def test_real_emergency_numbers_of_many_countries_are_accepted(tmp_path: Path, value: str) -> None:
+    text, _ = edit(CLINIC_TEXT, EMERGENCY_LINE, f'emergency_number: "{value}"\n')
+    kb = load_fixture_kb(clinic=write(tmp_path, text, "clinic.yml"))
+    assert kb.clinic.emergency_number == value
+    assert value in kb.message("urgent")
+
+
 def test_a_missing_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "nowhere.yml"
     error = refusal(path)
