@@ -24,12 +24,13 @@ ENCODER_DIR := build/encoder
 RESULTS     := results
 KNOWLEDGE_FILE ?= bot/knowledge/en.yml
 CLINIC_FILE    ?= bot/clinic.yml
+STRINGS_FILE   ?= bot/knowledge/en.strings.yml
 
 # --- settings (see the README's settings table) -----------------------------------------------
 RASA_PORT    ?= 5005
 ACTIONS_PORT ?= 5055
 WEB_PORT     ?= 8080
-export RASA_PORT ACTIONS_PORT WEB_PORT KNOWLEDGE_FILE CLINIC_FILE
+export RASA_PORT ACTIONS_PORT WEB_PORT KNOWLEDGE_FILE CLINIC_FILE STRINGS_FILE
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL   ?= 2
 export PYTHONPATH := $(CURDIR)
@@ -97,8 +98,8 @@ validate: $(STAMP) ## Validate the Rasa domain and data (and that the generated 
 	$(PY) -m tools.generate_topics --check
 	$(RASA) data validate --config $(CONFIG) --domain $(DOMAIN) --data $(DATA) --fail-on-warnings
 
-check-knowledge: $(STAMP) ## Validate the knowledge file and clinic settings, print a report (RELEASE=true: refuse drafts)
-	$(PY) -m tools.check_knowledge --knowledge $(KNOWLEDGE_FILE) --clinic $(CLINIC_FILE) $(if $(filter true,$(RELEASE)),--release)
+check-knowledge: $(STAMP) ## Validate the knowledge file, clinic settings and strings file, print a report (RELEASE=true: refuse drafts)
+	$(PY) -m tools.check_knowledge --knowledge $(KNOWLEDGE_FILE) --clinic $(CLINIC_FILE) --strings $(STRINGS_FILE) $(if $(filter true,$(RELEASE)),--release)
 
 unit: setup ## Unit tests: pure code on fixture files, no server (about 1 minute)
 	$(PY) -m pytest -m unit

@@ -174,7 +174,7 @@ def decide(kb: KnowledgeBase, turn: Turn, history: History) -> Reply:
             kb,
             "feedback",
             "feedback_not_helpful",
-            [replies.button("Talk to the front desk", "/ask_human")],
+            [replies.button(replies.label(kb, "talk_to_front_desk"), "/ask_human")],
             helpful=False,
             about=history.last_topic,
         )

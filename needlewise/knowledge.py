@@ -49,17 +49,6 @@ EVIDENCE_LEVELS = (
     "practical advice",
     "clinic information",
 )
-#: Evidence levels in plain words, for people reading an answer's sources.
-EVIDENCE_IN_PLAIN_WORDS = {
-    "moderate": "Moderate: several studies point the same way.",
-    "low-to-moderate": "Low to moderate: some studies show it, but results are mixed.",
-    "low": "Low: only a few small studies, or they disagree.",
-    "very low": "Very low: there is almost no good research yet.",
-    "proposed": "Proposed: an idea scientists are still testing. It is not proven.",
-    "safety data": "Safety data: counts of side effects from large surveys of treatments.",
-    "practical advice": "Practical advice: common clinic practice, not tested in trials.",
-    "clinic information": "Clinic information: facts about this clinic.",
-}
 PLACEHOLDERS = (
     "clinic_name",
     "phone",
@@ -164,7 +153,7 @@ class ClinicSettings(_Strict):
     @validator("emergency_number", "crisis_line", "phone")
     def _a_real_number(cls, value: str) -> str:  # noqa: N805 - pydantic validator
         """Numbers patients will dial: never a placeholder. There is no default: each clinic names its own."""
-        if PLACEHOLDER_NUMBER.search(value) or not re.search(r"\d", value):
+        if value and (PLACEHOLDER_NUMBER.search(value) or not re.search(r"\d", value)):
             raise ValueError(f"'{value}' is not a phone number: write the number patients should call")
         return value
 
@@ -455,17 +444,15 @@ def load_clinic(path: Path) -> ClinicSettings:
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
-def _placeholder_problems(text: str) -> List[str]:
+def _placeholder_problems(text: str, known: Tuple[str, ...] = PLACEHOLDERS) -> List[str]:
     found = []
     try:
         names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
     except ValueError as error:
         return [f"broken {{placeholder}}: {error}"]
     for name in names:
-        if name not in PLACEHOLDERS:
-            found.append(
-                f"unknown placeholder '{{{name}}}' (known: " + ", ".join("{" + p + "}" for p in PLACEHOLDERS) + ")"
-            )
+        if name not in known:
+            found.append(f"unknown placeholder '{{{name}}}' (known: " + ", ".join("{" + p + "}" for p in known) + ")")
     return found
 
 
@@ -726,22 +713,28 @@ class KnowledgeStore:
             raise self.last_error
         return self._current
 
+    #: what the log calls the file (a store of another file, e.g. needlewise/strings.py, says its own)
+    what = "knowledge file"
+
+    def _load(self) -> Any:
+        """Reads and checks the files afresh; a store of another file overrides this."""
+        fresh = load_knowledge(self.path, self.clinic_path, topics_path=self.topics_path)
+        return self._approved_only(fresh) if self.require_approved else fresh
+
     def _reload(self, stamp: Tuple[Any, ...]) -> None:
         try:
-            fresh = load_knowledge(self.path, self.clinic_path, topics_path=self.topics_path)
-            if self.require_approved:
-                fresh = self._approved_only(fresh)
+            fresh = self._load()
         except Exception as error:
             if not isinstance(error, KnowledgeFileError):
                 error = KnowledgeFileError([Problem(str(self.path), f"cannot be loaded: {error!r}")])
             self.last_error = error
             if self._current is None:
-                logger.error("The knowledge file cannot be used:\n%s", error)
+                logger.error("The %s cannot be used:\n%s", self.what, error)
             else:
-                logger.error("The edited knowledge file is refused; the last good version keeps serving:\n%s", error)
+                logger.error("The edited %s is refused; the last good version keeps serving:\n%s", self.what, error)
         else:
             if self._current is not None:
-                logger.info("Reloaded the knowledge file %s (%d entries).", self.path, len(fresh.entries))
+                logger.info("Reloaded the %s %s.", self.what, self.path)
             for warning in fresh.warnings:
                 logger.warning("%s", warning)
             self._current, self.last_error = fresh, None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence
 
+from needlewise import strings
 from needlewise.knowledge import KnowledgeBase, load_reply_kinds
 from needlewise.signing import sign
 
@@ -61,10 +62,18 @@ def text(words: str, buttons: Sequence[Dict[str, str]] = ()) -> Message:
     return message
 
 
+def label(kb: KnowledgeBase, key: str) -> str:
+    """A button label of the strings file's `replies` group, with the clinic's details filled in."""
+    return strings.current().text("replies", key, kb.clinic.placeholders())
+
+
 def feedback_question(kb: KnowledgeBase) -> Message:
     return text(
         kb.message("helpful_question"),
-        [button("Yes, it helped", "/feedback_helpful"), button("No", "/feedback_not_helpful")],
+        [
+            button(label(kb, "feedback_yes"), "/feedback_helpful"),
+            button(label(kb, "feedback_no"), "/feedback_not_helpful"),
+        ],
     )
 
 

@@ -78,6 +78,13 @@ SETTINGS: Tuple[Setting, ...] = (
     ),
     Setting("CLINIC_FILE", _path, ROOT / "bot" / "clinic.yml", "the clinic settings"),
     Setting(
+        "STRINGS_FILE",
+        _path,
+        ROOT / "bot" / "knowledge" / "en.strings.yml",
+        "the widget's, kiosk's and replies' own wording (a translation copies it as `<lang>.strings.yml`), "
+        "which the servers and `make check-knowledge` read",
+    ),
+    Setting(
         "REQUIRE_APPROVED",
         _bool,
         False,
@@ -184,6 +191,7 @@ class Settings:
     model: Path
     knowledge_file: Path
     clinic_file: Path
+    strings_file: Path
     require_approved: bool
     tracker_store_url: str
     retention_days: float

@@ -27,22 +27,22 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from needlewise import replies, settings
+from needlewise import replies, settings, strings
 from needlewise.inputs import RateLimiter, prepare, valid_sender
 from needlewise.knowledge import KnowledgeBase, KnowledgeFileError, KnowledgeStore
 from needlewise.red_flags import default_detector, summary
 from needlewise.retention import KIOSK_PREFIX
-from rasa_addons import encoder, speedups
+from rasa_addons import encoder
 
 logger = logging.getLogger(__name__)
-speedups.apply()
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
-#: Said only if even the knowledge file cannot be read: the last line of defence.
-LAST_RESORT = (
-    "Sorry, I can't answer right now. Please ask the clinic's front desk. "
-    "If you feel unwell or it is an emergency, call your local emergency number now."
-)
+#: The strings file (needlewise/strings.py), read when this module starts: the safety net's last
+#: reply, said only if even the knowledge file cannot be read, comes from it. A strings file that
+#: cannot be read at start stops the Rasa server here, naming the file, line and key.
+STRINGS = strings.store()
+#: The last good copy of that reply, kept in memory: it answers whatever happens to the files later.
+LAST_RESORT = STRINGS.get().text("safety_net", "last_resort")
 TURN_TIMEOUT_SECONDS = settings.current().turn_timeout_seconds
 SURFACES = ("web", "kiosk")
 #: socket.io clients pick their session id; shorter ones are replaced by a random one.
@@ -129,8 +129,18 @@ def _knowledge() -> Optional[KnowledgeBase]:
         return None
 
 
+def last_resort_text() -> str:
+    """The last line of defence: the strings file's current wording, else the copy kept in memory."""
+    global LAST_RESORT
+    try:
+        LAST_RESORT = STRINGS.get().text("safety_net", "last_resort")
+    except Exception as error:  # the store keeps its last good version; this is only in case
+        logger.error("The strings file cannot be read (%s); the kept last resort answers.", type(error).__name__)
+    return LAST_RESORT
+
+
 def _last_resort() -> replies.Reply:
-    return [{"text": LAST_RESORT}, {"custom": {"kind": "handoff", "topic": None, "reason": "no_knowledge"}}]
+    return [{"text": last_resort_text()}, {"custom": {"kind": "handoff", "topic": None, "reason": "no_knowledge"}}]
 
 
 async def safety_net_reply(
@@ -232,8 +242,6 @@ class GuardedRestInput(RestInput):
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         handle = guarded(on_new_message)
         webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
-
-        webhook.listener("after_server_start")(speedups.freeze_loaded_objects)
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -395,7 +403,6 @@ class GuardedSocketIOInput(SocketIOInput):
             await handle(message, client=clients.get(sid, ""))
 
         socket.listener("before_server_stop")(stop_pings)
-        socket.listener("after_server_start")(speedups.freeze_loaded_objects)
         return socket
 
 

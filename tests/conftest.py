@@ -1,10 +1,11 @@
 """Shared fixtures and helpers.
 
-Code tests read the small files of `tests/fixtures/` (a knowledge file, a fictional clinic and its
-topic spec), never the shipped content, so a clinic can edit `bot/knowledge/en.yml` and
-`bot/clinic.yml` without breaking them. The properties of the shipped files are checked in
-tests/test_content.py. Integration tests start the real servers: with the shipped knowledge file
-(the trained model covers its topics) and the fixture clinic (`stack_kb` is what they serve).
+Code tests read the small files of `tests/fixtures/` (a knowledge file, a fictional clinic, its
+topic spec and a strings file), never the shipped content, so a clinic can edit
+`bot/knowledge/en.yml`, `bot/knowledge/en.strings.yml` and `bot/clinic.yml` without breaking
+them. The properties of the shipped files are checked in tests/test_content.py. Integration tests
+start the real servers: with the shipped knowledge file (the trained model covers its topics), the
+fixture clinic (`stack_kb` is what they serve) and the fixture strings file (`stack_strings`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from needlewise import settings
 from needlewise.knowledge import KnowledgeBase, KnowledgeStore, load_knowledge, load_topic_spec
 from needlewise.replies import KINDS
 from needlewise.settings import ROOT
+from needlewise.strings import UiStrings, load_strings
 
 SHARED_SPEC = ROOT.parent / "shared" / "spec"
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -27,6 +29,7 @@ FIXTURES = ROOT / "tests" / "fixtures"
 FIXTURE_KNOWLEDGE = FIXTURES / "knowledge.yml"
 FIXTURE_CLINIC = FIXTURES / "clinic.yml"
 FIXTURE_TOPICS = FIXTURES / "topics.yml"
+FIXTURE_STRINGS = FIXTURES / "en.strings.yml"
 
 
 def load_fixture_kb(knowledge: Path = FIXTURE_KNOWLEDGE, clinic: Path = FIXTURE_CLINIC, **kwargs: Any) -> KnowledgeBase:
@@ -40,8 +43,8 @@ def fixture_store(knowledge: Path = FIXTURE_KNOWLEDGE, clinic: Path = FIXTURE_CL
 
 
 def stack_env(**values: str) -> Dict[str, str]:
-    """The environment a test stack's servers get on top of ours: the fixture clinic, and `values`."""
-    return {"CLINIC_FILE": str(FIXTURE_CLINIC), **values}
+    """The environment a test stack's servers get on top of ours: the fixture clinic and strings, and `values`."""
+    return {"CLINIC_FILE": str(FIXTURE_CLINIC), "STRINGS_FILE": str(FIXTURE_STRINGS), **values}
 
 
 #: Fixtures that start or load the real thing: a test that uses one is in the integration tier.
@@ -61,8 +64,10 @@ def pytest_collection_modifyitems(items: list) -> None:
 
 
 @pytest.fixture(autouse=True)
-def fresh_settings():
-    """Each test reads the environment afresh (a test may set variables with monkeypatch)."""
+def fresh_settings(monkeypatch: pytest.MonkeyPatch):
+    """Each test reads the environment afresh (a test may set variables with monkeypatch), with the
+    fixture strings file as STRINGS_FILE: the replies of the code tests show the fixture's wording."""
+    monkeypatch.setenv("STRINGS_FILE", str(FIXTURE_STRINGS))
     settings.current.cache_clear()
     yield
     settings.current.cache_clear()
@@ -84,6 +89,12 @@ def kb() -> KnowledgeBase:
 def stack_kb() -> KnowledgeBase:
     """What the test stack answers from: the knowledge file the servers read, with the fixture clinic."""
     return load_knowledge(settings.current().knowledge_file, FIXTURE_CLINIC)
+
+
+@pytest.fixture(scope="session")
+def stack_strings() -> UiStrings:
+    """The strings file the test stack shows (its placeholders still in: fill them with `stack_kb`)."""
+    return load_strings(FIXTURE_STRINGS)
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,9 @@
 
 Exits 1 on any error, naming the file, line, entry and field. With `--release` (`make
 check-knowledge RELEASE=true`) it also refuses drafts and approvals past their next review date:
-the check to run before the answers go live to patients. Answers and details must read at
+the check to run before the answers go live to patients. It also checks the strings file
+(`--strings`: the widget's, kiosk's and replies' own wording): every key and placeholder, and
+every string of MIN_GRADED_WORDS words or more at grade MAX_ANSWER_GRADE or below. Answers and details must read at
 grade MAX_ANSWER_GRADE or below, and the answers' median at MEDIAN_ANSWER_GRADE or below. Otherwise drafts and approvals
 past their next review date are listed as warnings.
 """
@@ -19,13 +21,20 @@ from needlewise.knowledge import (
     DEFAULT_KNOWLEDGE_FILE,
     KnowledgeBase,
     KnowledgeFileError,
+    Problem,
+    count_words,
     load_knowledge,
     load_topic_spec,
 )
+from needlewise.strings import DEFAULT_STRINGS_FILE, UiStrings, load_strings
 from tools.readability import grade
 
 MAX_ANSWER_GRADE = 10.0
 MEDIAN_ANSWER_GRADE = 8.0
+#: Strings of fewer words are labels ("Send", "Close chat"): a reading grade means nothing there.
+MIN_GRADED_WORDS = 5
+#: What the page fills in for its own placeholders, to grade those strings as patients read them.
+PAGE_VALUE_SAMPLES = {"reviewer": "Sam Lee", "role": "physiotherapist", "date": "1 May 2026", "seconds": "20"}
 
 
 def report(kb: KnowledgeBase, topics: dict) -> tuple:
@@ -54,23 +63,51 @@ def report(kb: KnowledgeBase, topics: dict) -> tuple:
     return problems, grades
 
 
+def strings_report(ui: UiStrings, kb: KnowledgeBase) -> list:
+    """Prints the strings file's line of the report; returns its grade problems (file, line, key)."""
+    values = {**kb.clinic.placeholders(), **PAGE_VALUE_SAMPLES, "number": kb.clinic.emergency_number}
+    graded, problems = [], []
+    for key, text in ui.items():
+        filled = text.format(**values)
+        if count_words(filled) < MIN_GRADED_WORDS:
+            continue
+        graded.append(grade(filled))
+        if graded[-1] > MAX_ANSWER_GRADE:
+            message = f"reads at grade {graded[-1]:.1f}; the limit is {MAX_ANSWER_GRADE:.0f}"
+            problems.append(str(Problem(ui.source, message, ui.lines.get(key), field=key)))
+    print(
+        f"Strings file: {ui.source} (language {ui.language}): {len(ui.items())} strings; reading grade of the "
+        f"{len(graded)} with {MIN_GRADED_WORDS} words or more: highest {max(graded, default=0):.1f}"
+    )
+    return problems
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--knowledge", type=Path, default=DEFAULT_KNOWLEDGE_FILE)
     parser.add_argument("--clinic", type=Path, default=DEFAULT_CLINIC_FILE)
+    parser.add_argument("--strings", type=Path, default=DEFAULT_STRINGS_FILE, help="the strings file to check")
     parser.add_argument(
         "--release", action="store_true", help="refuse drafts and overdue approvals (before going live to patients)"
     )
     args = parser.parse_args(argv)
     topics = load_topic_spec()
+    refused = []
     try:
         kb = load_knowledge(args.knowledge, args.clinic, topics)
     except KnowledgeFileError as error:
-        print(f"The knowledge check FAILED with {len(error.problems)} problem(s):", file=sys.stderr)
-        for problem in error.problems:
+        refused += error.problems
+    try:
+        ui = load_strings(args.strings)
+    except KnowledgeFileError as error:
+        refused += error.problems
+    if refused:
+        print(f"The knowledge check FAILED with {len(refused)} problem(s):", file=sys.stderr)
+        for problem in refused:
             print(f"  - {problem}", file=sys.stderr)
         return 1
     problems, _ = report(kb, topics)
+    problems += strings_report(ui, kb)
     approved = sum(entry.review.approved for entry in kb.entries.values())
     print(f"Approved by a clinician: {approved} of {len(kb.entries)} entries; drafts: {len(kb.entries) - approved}")
     if kb.warnings:

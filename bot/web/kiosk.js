@@ -5,6 +5,10 @@
  * The conversation lives only in this page's memory and DOM. After the idle timeout (90 s, or
  * ?idle=SECONDS) a warning shows; if nobody answers it, the page starts a fresh conversation:
  * a new sender id, and every previous question and answer removed from the page.
+ *
+ * Every word it shows comes from /config.json (the strings file's `kiosk` and `client` groups and
+ * the clinic's details). Until that is read, and whenever it cannot be, the screen stays neutral
+ * and empty (kiosk.css), and the kiosk tries again every RETRY_SECONDS.
  */
 (function () {
   "use strict";
@@ -13,6 +17,7 @@
   if (!client) return;
 
   const DEFAULT_IDLE_SECONDS = 90;
+  const RETRY_SECONDS = 30;
   const params = new URLSearchParams(window.location.search);
   const idleParam = Number.parseFloat(params.get("idle") || "");
   const IDLE_SECONDS = Number.isFinite(idleParam) && idleParam > 0 ? idleParam : DEFAULT_IDLE_SECONDS;
@@ -26,29 +31,35 @@
     footer: document.querySelector(".k-footer"),
     main: $("k-main"),
     clinic: $("k-clinic"),
-    emergency: $("k-emergency"),
+    product: $("k-product"),
     finish: $("k-finish"),
     start: $("k-start"),
     startTitle: $("k-start-title"),
+    welcome: $("k-welcome"),
+    privacy: $("k-privacy"),
     groups: $("k-groups"),
     answer: $("k-answer"),
+    answerTitle: $("k-answer-title"),
     back: $("k-back"),
     log: $("k-log"),
     typing: $("k-typing"),
     askToggle: $("k-ask-toggle"),
     askForm: $("k-ask-form"),
+    askLabel: $("k-ask-label"),
     input: $("k-input"),
+    send: $("k-send"),
+    footerText: $("k-footer-text"),
     overlay: $("k-idle"),
     dialog: document.querySelector("#k-idle [role=alertdialog]"),
+    idleTitle: $("k-idle-title"),
+    idleText: $("k-idle-text"),
     count: $("k-idle-count"),
     stillHere: $("k-still-here"),
   };
 
-  let config = {
-    rasaUrl: "",
-    clinic: Object.assign({}, client.DEFAULT_CONFIG.clinic),
-    evidenceLevels: {},
-  };
+  let config = null; // /config.json, once read: nothing is shown before
+  /** A string of the strings file's `kiosk` group. */
+  const t = (key, values) => client.say(config, "kiosk", key, values);
   // "kiosk:" marks the conversation for the bot's short kiosk retention (needlewise/retention.py).
   let sender = client.newSenderId("kiosk:");
   let epoch = 0; // bumps on every reset, so a late reply never lands in a fresh conversation
@@ -65,7 +76,7 @@
   function setAsk(open) {
     ui.askForm.hidden = !open;
     ui.askToggle.setAttribute("aria-expanded", String(open));
-    ui.askToggle.textContent = open ? "Close the question box" : "Type a question";
+    ui.askToggle.textContent = t(open ? "ask_close" : "ask_open");
     if (open) ui.input.focus();
   }
 
@@ -75,10 +86,7 @@
     const categories = ((topics && topics.categories) || []).filter((c) => (c.topics || []).length);
     if (!categories.length) {
       ui.groups.replaceChildren(
-        client.el("p", {
-          class: "k-loading",
-          text: "The topics can't be shown right now. Please type a question, or ask at the front desk.",
-        })
+        client.el("p", { class: "k-loading", text: t("topics_unavailable") })
       );
       return;
     }
@@ -170,12 +178,12 @@
   function stopSpeaking() {
     if (!canSpeak) return;
     window.speechSynthesis.cancel();
-    if (speaking) speaking.lastChild.textContent = "Read aloud";
+    if (speaking) speaking.lastChild.textContent = t("read_aloud");
     speaking = null;
   }
 
   function readAloudButton(text) {
-    const label = client.el("span", { text: "Read aloud" });
+    const label = client.el("span", { text: t("read_aloud") });
     const button = client.el("button", { type: "button", class: "k-button k-read" }, client.icon("speaker"), label);
     button.addEventListener("click", () => {
       const wasThis = speaking === button;
@@ -187,7 +195,7 @@
         if (speaking === button) stopSpeaking();
       });
       speaking = button;
-      label.textContent = "Stop reading";
+      label.textContent = t("stop_reading");
       window.speechSynthesis.speak(utterance);
     });
     return button;
@@ -215,7 +223,7 @@
       ui.input.value = "";
       setAsk(false);
     }
-    ui.typing.textContent = "Finding the answer…";
+    ui.typing.textContent = t("typing");
     question.focus({ preventScroll: true });
     try {
       const reply = await client.sendTurn(config.rasaUrl, sender, text, "kiosk", token);
@@ -330,16 +338,53 @@
   }
 
   // --- start -------------------------------------------------------------------------------
-  async function init() {
-    const [loaded, topics] = await Promise.all([
-      client.loadConfig("config.json"),
-      client.loadJson("topics.json").catch(() => null),
-    ]);
-    config = loaded;
-    if (config.clinic.name) ui.clinic.textContent = config.clinic.name;
-    if (config.clinic.emergencyNumber) ui.emergency.textContent = config.clinic.emergencyNumber;
-    renderTopics(topics);
+  /** `text` into `parent`, with `value` (the emergency number) in a <strong id=...> where it occurs. */
+  function emphasise(parent, text, value, id) {
+    const at = value ? text.indexOf(value) : -1;
+    if (at < 0) parent.replaceChildren(text);
+    else parent.replaceChildren(text.slice(0, at), client.el("strong", { id, text: value }), text.slice(at + value.length));
+  }
 
+  /** Puts the strings file's words and the clinic's details on the page. */
+  function showWords() {
+    if (config.language) document.documentElement.lang = config.language;
+    renderOptions.lang = document.documentElement.lang;
+    document.title = t("page_title");
+    ui.clinic.textContent = config.clinic.name || "";
+    ui.product.textContent = t("product");
+    ui.finish.textContent = t("finish");
+    ui.startTitle.textContent = t("start_title");
+    ui.welcome.textContent = t("welcome");
+    ui.privacy.textContent = t("privacy");
+    ui.groups.replaceChildren(client.el("p", { class: "k-loading", text: t("loading") }));
+    ui.back.textContent = t("back");
+    ui.answerTitle.textContent = t("answers_title");
+    ui.askLabel.textContent = t("question_label");
+    ui.send.textContent = t("ask");
+    emphasise(ui.footerText, t("footer"), config.clinic.emergencyNumber, "k-emergency");
+    ui.idleTitle.textContent = t("idle_title");
+    ui.idleText.replaceChildren();
+    client.sayInto(ui.idleText, config, "kiosk", "idle_text", { seconds: ui.count });
+    ui.stillHere.textContent = t("still_here");
+    setAsk(false);
+  }
+
+  /** Reads /config.json, then the topics; until the config can be read the screen stays neutral. */
+  async function init() {
+    const loaded = await client.loadConfig("config.json");
+    if (!loaded) {
+      document.body.classList.add("k-unavailable");
+      setTimeout(init, RETRY_SECONDS * 1000);
+      return;
+    }
+    config = loaded;
+    document.body.classList.remove("k-unavailable");
+    showWords();
+    wire();
+    renderTopics(await client.loadJson("topics.json").catch(() => null));
+  }
+
+  function wire() {
     ui.back.addEventListener("click", () => {
       stopSpeaking(); // the answer leaves the screen, so its reading stops too
       showScreen("start");

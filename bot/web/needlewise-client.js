@@ -5,24 +5,18 @@
  * Everything the patient types and everything the bot sends is put on the page with
  * createElement / textContent only, never innerHTML, so no reply or message can run as code.
  * Plain ES2020, no dependencies, no build step. It never touches browser storage.
+ *
+ * Every word it shows comes from /config.json (`strings`: the strings file, filled in with the
+ * clinic's details by the web server); nothing is made up here, not a clinic name, not a number.
  */
 (function () {
   "use strict";
 
   if (window.NeedlewiseClient) return;
 
-  const DEFAULT_CONFIG = Object.freeze({
-    rasaUrl: "",
-    clinic: {
-      name: "the clinic",
-      phone: "",
-      emergencyNumber: "911",
-      crisisLine: "",
-      frontDesk: "",
-      bookingUrl: "",
-    },
-    evidenceLevels: {},
-  });
+  /** The groups of the strings file the pages show (needlewise/strings.py PAGE_GROUPS). */
+  const STRING_GROUPS = ["client", "widget", "kiosk"];
+  const PLACEHOLDER = /\{([a-z_]+)\}/g;
 
   const SVG_NS = "http://www.w3.org/2000/svg";
   let idCounter = 0;
@@ -92,7 +86,7 @@
     return el("a", { href, class: className, target: "_blank", rel: "noopener noreferrer" }, text);
   }
 
-  /** "tel:" link target for a number written for people ("555-0100", "988 (call or text)"). */
+  /** "tel:" link target for a number written for people ("0100 200 300", "116 123 (any time)"). */
   function telHref(number) {
     const match = String(number || "").match(/\+?\d[\d\s().-]*\d|\d+/);
     return match ? `tel:${match[0].replace(/[^\d+]/g, "")}` : null;
@@ -153,18 +147,56 @@
     }
   }
 
-  /** /config.json merged over safe defaults; never throws. */
+  function isTextMap(value) {
+    return Boolean(value) && typeof value === "object" && Object.values(value).every((v) => typeof v === "string");
+  }
+
+  /**
+   * /config.json: where the bot is, the clinic's details and every word the pages show. Null if
+   * it cannot be read or lacks any of that (a page on another site that may not read it, a server
+   * that cannot read its files): the pages then show nothing they have not been told. Never throws.
+   */
   async function loadConfig(url) {
     try {
       const data = await loadJson(url);
+      const strings = data && data.strings;
+      if (!isTextMap(data.clinic) || !strings || !STRING_GROUPS.every((group) => isTextMap(strings[group]))) {
+        return null;
+      }
       return {
         rasaUrl: typeof data.rasaUrl === "string" ? data.rasaUrl : "",
-        clinic: Object.assign({}, DEFAULT_CONFIG.clinic, data.clinic || {}),
-        evidenceLevels: Object.assign({}, data.evidenceLevels || {}),
+        language: typeof data.language === "string" ? data.language : "",
+        clinic: Object.assign({}, data.clinic),
+        evidenceLevels: isTextMap(data.evidenceLevels) ? Object.assign({}, data.evidenceLevels) : {},
+        strings: Object.fromEntries(STRING_GROUPS.map((group) => [group, Object.assign({}, strings[group])])),
       };
     } catch (_error) {
-      return { rasaUrl: "", clinic: Object.assign({}, DEFAULT_CONFIG.clinic), evidenceLevels: {} };
+      return null;
     }
+  }
+
+  /**
+   * One string of the strings file (`group`, `key`) with the page's own values filled in
+   * ({number}, {seconds}, ...). A string the config does not have is empty: never made up.
+   */
+  function say(config, group, key, values) {
+    const texts = (config && config.strings && config.strings[group]) || {};
+    const template = typeof texts[key] === "string" ? texts[key] : "";
+    return template.replace(PLACEHOLDER, (whole, name) => (values && name in values ? String(values[name]) : whole));
+  }
+
+  /** Appends a string to `parent`, with a DOM node where each of its placeholders is ({seconds}: a <span>). */
+  function sayInto(parent, config, group, key, nodes) {
+    const template = say(config, group, key);
+    let last = 0;
+    for (const match of template.matchAll(PLACEHOLDER)) {
+      parent.append(template.slice(last, match.index));
+      const node = nodes && nodes[match[1]];
+      parent.append(node === undefined || node === null ? match[0] : node);
+      last = match.index + match[0].length;
+    }
+    parent.append(template.slice(last));
+    return parent;
   }
 
   function newSenderId(prefix) {
@@ -303,7 +335,7 @@
         el(
           "p",
           { class: "nw-evidence" },
-          el("strong", { text: "How sure is this? " }),
+          el("strong", { text: `${say(config, "client", "evidence_heading")} ` }),
           plain ? `${plain} ` : "",
           evidence.summary || ""
         )
@@ -319,7 +351,7 @@
         const doiUrl = doi ? `https://doi.org/${encodeURI(doi)}` : null;
         const main = safeUrl(source.url) || pubmed || doiUrl;
         const item = el("li");
-        const title = String(source.title || main || "Source");
+        const title = String(source.title || main || say(config, "client", "source_untitled"));
         item.append(links && main ? externalLink(main, title, "nw-source-title") : el("span", { class: "nw-source-title", text: title }));
         const ids = [];
         if (pmid) ids.push(links ? externalLink(pubmed, `PMID ${pmid}`, "nw-source-id") : el("span", { text: `PMID ${pmid}` }));
@@ -331,20 +363,38 @@
         }
         list.append(item);
       }
-      panel.append(el("p", { class: "nw-sources-heading", text: "Sources" }), list);
+      panel.append(el("p", { class: "nw-sources-heading", text: say(config, "client", "sources_heading") }), list);
     }
-    if (custom.reviewed && custom.reviewed.by) {
-      const reviewed = el("p", { class: "nw-reviewed" }, `Reviewed by ${custom.reviewed.by}`);
-      if (custom.reviewed.on) {
-        reviewed.append(
-          " on ",
-          el("time", { datetime: custom.reviewed.on, text: formatDate(custom.reviewed.on, options.lang) })
-        );
-      }
-      reviewed.append(".");
-      panel.append(reviewed);
+    const review = renderReview(custom, config, options);
+    if (review) panel.append(review);
+    return disclosure(say(config, "client", "sources_button"), panel);
+  }
+
+  /**
+   * Whether a clinician approved the answer: `review` of the reply contract (draft, or approved
+   * by whom, their role and when), or the older `reviewed: {by, on}`. Nothing is claimed beyond it.
+   */
+  function renderReview(custom, config, options) {
+    const time = (iso) => el("time", { datetime: iso, text: formatDate(iso, options.lang) });
+    const review = custom.review && typeof custom.review === "object" ? custom.review : null;
+    if (review && review.status === "approved" && review.by && review.on) {
+      return sayInto(el("p", { class: "nw-reviewed" }), config, "client", "review_approved", {
+        reviewer: String(review.by),
+        role: String(review.role || ""),
+        date: time(review.on),
+      });
     }
-    return disclosure("Sources and evidence", panel);
+    if (review && review.status === "draft") {
+      return el("p", { class: "nw-reviewed nw-draft", text: say(config, "client", "review_draft") });
+    }
+    const old = custom.reviewed && typeof custom.reviewed === "object" ? custom.reviewed : null;
+    if (!review && old && old.by && old.on) {
+      return sayInto(el("p", { class: "nw-reviewed" }), config, "client", "reviewed", {
+        reviewer: String(old.by),
+        date: time(old.on),
+      });
+    }
+    return null;
   }
 
   /** "Was this helpful?" buttons, told apart from suggested questions. */
@@ -388,7 +438,7 @@
         "div",
         { class: "nw-urgent-head" },
         icon("warning", "nw-urgent-icon"),
-        el("h3", { id: headingId, class: "nw-urgent-title", text: "Urgent" })
+        el("h3", { id: headingId, class: "nw-urgent-title", text: say(config, "client", "urgent_title") })
       )
     );
     const frontDesk = kiosk ? String(clinic.frontDesk || "").trim() : "";
@@ -402,15 +452,15 @@
     const number = custom.call || clinic.emergencyNumber;
     if (number) {
       const href = telHref(number);
-      const label = `Call ${number}`;
+      const label = say(config, "client", "call_button", { number });
       box.append(
         kiosk || !href
-          ? el("p", { class: "nw-call" }, icon("phone"), el("span", { text: `Emergency number: ${number}` }))
+          ? el("p", { class: "nw-call" }, icon("phone"), el("span", { text: say(config, "client", "emergency_number", { number }) }))
           : el("a", { class: "nw-call", href }, icon("phone"), el("span", { text: label }))
       );
     }
     if (custom.crisis_line) {
-      const crisis = el("p", { class: "nw-crisis" }, el("strong", { text: "Crisis line: " }));
+      const crisis = el("p", { class: "nw-crisis" }, el("strong", { text: `${say(config, "client", "crisis_line")} ` }));
       crisis.append(kiosk ? document.createTextNode(custom.crisis_line) : phoneLink(custom.crisis_line));
       box.append(crisis);
     }
@@ -442,7 +492,8 @@
       if (message.text) wrap.append(bubble(message.text, config, options, feedback ? "nw-bubble-small" : ""));
       if (hasSources && index === sourcesAfter) wrap.append(renderSources(custom, config, options));
       if (message.buttons.length) {
-        wrap.append(buttonGroup(message.buttons, feedback ? "Was this helpful?" : "Suggested questions", options.onAction));
+        const label = say(config, "client", feedback ? "feedback_group" : "suggestions_group");
+        wrap.append(buttonGroup(message.buttons, label, options.onAction));
       }
     });
     if (hasSources && sourcesAfter < 0) wrap.append(renderSources(custom, config, options));
@@ -453,24 +504,16 @@
     return el("div", { class: `nw-turn nw-turn-user ${className || ""}`.trim() }, el("p", { class: "nw-bubble", text }));
   }
 
-  /** The friendly "could not reach the assistant" message, with the clinic's phone number. */
+  /** The friendly "could not reach the assistant" message, with the clinic's phone and emergency numbers. */
   function renderError(config, options) {
-    const clinic = config.clinic || {};
+    const opts = options || {};
     const box = el("div", { class: "nw-turn nw-turn-bot nw-error", "data-kind": "error" });
-    const p = el("p", { class: "nw-bubble" }, "Sorry, I can't reach the assistant right now. ");
-    if (options && options.keptInput) p.append("Your question is still in the box, so you can try again. ");
-    else p.append("Please try again in a moment. ");
-    if (clinic.phone) {
-      p.append(`If you need an answer now, call ${clinic.name || "the clinic"} on `);
-      p.append(options && options.links === false ? clinic.phone : phoneLink(clinic.phone));
-      p.append(". ");
-    }
-    if (clinic.emergencyNumber) {
-      p.append("In an emergency, call ");
-      p.append(options && options.links === false ? clinic.emergencyNumber : phoneLink(clinic.emergencyNumber));
-      p.append(".");
-    }
-    box.append(p);
+    const words = [
+      say(config, "client", "error_unreachable"),
+      say(config, "client", opts.keptInput ? "error_kept_input" : "error_try_again"),
+      say(config, "client", "error_call"),
+    ];
+    box.append(bubble(words.filter(Boolean).join(" "), config, { links: opts.links !== false }));
     return box;
   }
 
@@ -483,7 +526,6 @@
   }
 
   window.NeedlewiseClient = Object.freeze({
-    DEFAULT_CONFIG,
     el,
     icon,
     uid,
@@ -492,12 +534,15 @@
     appendRichText,
     loadJson,
     loadConfig,
+    say,
+    sayInto,
     newSenderId,
     normaliseReply,
     sendTurn,
     forget,
     topicButton,
     renderSources,
+    renderReview,
     renderBotTurn,
     renderUserTurn,
     renderUrgent,

@@ -5,12 +5,15 @@
  *
  * Options (data- attributes on that tag):
  *   data-server  Rasa server URL; empty or absent: rasaUrl from /config.json next to this script
- *   data-title   the chat panel's title
+ *   data-title   the chat panel's title (default: the strings file's widget.title)
  *   data-accent  accent colour (any CSS colour; keep 4.5:1 contrast with white)
  *   data-lang    language of the conversation (sets the panel's lang attribute)
  *   data-open    "true" opens the panel when the page loads
  *
- * The widget loads widget.css and needlewise-client.js from the same place as this script.
+ * The widget loads widget.css and needlewise-client.js from the same place as this script, and
+ * /config.json from there too: the clinic's details and every word it shows (the strings file).
+ * If that cannot be read (e.g. the page's site may not read it), the widget shows nothing at all:
+ * it does not offer a chat it cannot run, and it never makes up a clinic name or a number.
  * It keeps the conversation (sender id and the rendered history, as data) in sessionStorage,
  * so it survives reloads in the same tab and is gone when the tab closes.
  */
@@ -29,9 +32,9 @@
   const data = script.dataset;
   const options = {
     server: (data.server || "").trim(),
-    title: (data.title || "").trim() || "Dry needling questions",
+    title: (data.title || "").trim(),
     accent: (data.accent || "").trim(),
-    lang: (data.lang || "").trim() || document.documentElement.lang || "en",
+    lang: (data.lang || "").trim(),
     open: data.open === "true",
   };
 
@@ -90,6 +93,7 @@
       ready.then((client) => client.loadJson(asset("topics.json")).catch(() => null)),
     ]);
     const client = await ready;
+    if (!cfg) return; // no clinic details, no words: no chat to offer
     if (options.server) cfg.rasaUrl = options.server;
     const topicButtons = {};
     for (const category of (topics && topics.categories) || []) {
@@ -100,12 +104,14 @@
 
   function build(client, cfg, topicButtons) {
     const { el, icon } = client;
+    const t = (key, values) => client.say(cfg, "widget", key, values);
+    const lang = options.lang || cfg.language || document.documentElement.lang;
     const saved = storage.read();
     const state = saved || { sender: client.newSenderId("web"), open: options.open, history: [] };
     let busy = false;
     let pending = Promise.resolve(); // the turn on its way, if any
 
-    const root = el("div", { class: "nw-root", lang: options.lang });
+    const root = el("div", { class: "nw-root", lang });
     if (options.accent && window.CSS && CSS.supports("color", options.accent)) {
       root.style.setProperty("--nw-accent", options.accent);
     }
@@ -118,15 +124,15 @@
       "button",
       { type: "button", class: "nw-launcher", "aria-expanded": "false", "aria-controls": panelId },
       icon("chat"),
-      el("span", { text: "Questions? Chat with us" })
+      el("span", { text: t("launcher") })
     );
 
     const newButton = el(
       "button",
       { type: "button", class: "nw-header-button nw-new" },
-      el("span", { text: "New conversation" })
+      el("span", { text: t("new_conversation") })
     );
-    const closeLabel = el("span", { class: "nw-visually-hidden", text: "Close chat" });
+    const closeLabel = el("span", { class: "nw-visually-hidden", text: t("close") });
     const closeButton = el("button", { type: "button", class: "nw-header-button nw-close" }, icon("close"), closeLabel);
     const notice = el("p", { class: "nw-notice", role: "status" });
 
@@ -135,7 +141,7 @@
       role: "log",
       "aria-live": "polite",
       "aria-relevant": "additions",
-      "aria-label": "Conversation",
+      "aria-label": t("conversation"),
       tabindex: "0",
     });
     const typing = el(
@@ -153,27 +159,18 @@
       autocomplete: "off",
       maxlength: "500",
       enterkeyhint: "send",
-      placeholder: "Type your question",
+      placeholder: t("placeholder"),
     });
-    const sendButton = el("button", { type: "submit", class: "nw-send" }, el("span", { text: "Send" }));
+    const sendButton = el("button", { type: "submit", class: "nw-send" }, el("span", { text: t("send") }));
     const form = el(
       "form",
       { class: "nw-form", novalidate: true },
-      el("label", { for: inputId, class: "nw-visually-hidden", text: "Your question" }),
+      el("label", { for: inputId, class: "nw-visually-hidden", text: t("question_label") }),
       input,
       sendButton
     );
 
-    const disclaimer = el(
-      "p",
-      { class: "nw-disclaimer" },
-      "Needlewise is an automated assistant. General information, not medical advice."
-    );
-    if (cfg.clinic.emergencyNumber) {
-      disclaimer.append(" In an emergency, call ");
-      client.appendRichText(disclaimer, cfg.clinic.emergencyNumber, cfg, true);
-      disclaimer.append(".");
-    }
+    const disclaimer = client.appendRichText(el("p", { class: "nw-disclaimer" }), t("disclaimer"), cfg, true);
 
     const panel = el(
       "section",
@@ -181,7 +178,7 @@
       el(
         "header",
         { class: "nw-header" },
-        el("div", { class: "nw-header-row" }, el("h2", { id: titleId, class: "nw-title", text: options.title }), closeButton),
+        el("div", { class: "nw-header-row" }, el("h2", { id: titleId, class: "nw-title", text: options.title || t("title") }), closeButton),
         el(
           "div",
           { class: "nw-header-row nw-header-row-second" },
@@ -204,20 +201,14 @@
       onAction: (title, payload, token) => send(payload, title, false, token),
       links: true,
       surface: "web",
-      lang: options.lang,
+      lang,
     };
 
     function welcome() {
       const buttons = STARTERS.filter((id) => topicButtons[id]).map((id) => topicButtons[id]);
       const turn = {
         messages: [
-          {
-            text:
-              `Hi, I'm Needlewise, an automated assistant for ${cfg.clinic.name}. ` +
-              "I answer general questions about dry needling for neck and shoulder pain. " +
-              "I can't give medical advice. Ask a question or pick a topic.",
-            buttons,
-          },
+          { text: t("welcome"), buttons },
         ],
         custom: { kind: "greeting" },
       };
@@ -250,7 +241,7 @@
 
     function setTyping(on) {
       typing.hidden = !on;
-      typing.firstChild.textContent = on ? "Needlewise is typing" : "";
+      typing.firstChild.textContent = on ? t("typing") : "";
       panel.setAttribute("aria-busy", String(on));
     }
 
@@ -285,7 +276,7 @@
         state.history.splice(state.history.indexOf(userTurn), 1);
         save();
         userNode.classList.add("nw-not-sent");
-        userNode.append(client.el("p", { class: "nw-not-sent-note", text: "Not sent" }));
+        userNode.append(client.el("p", { class: "nw-not-sent-note", text: t("not_sent") }));
         const keptInput = fromInput && (!input.value || input.value === text);
         if (keptInput) input.value = text;
         const errorNode = client.renderError(cfg, { keptInput });
@@ -312,8 +303,8 @@
       closeButton.classList.remove("nw-armed");
       newButton.classList.remove("nw-armed");
       closeLabel.className = "nw-visually-hidden";
-      closeLabel.textContent = "Close chat";
-      newButton.firstChild.textContent = "New conversation";
+      closeLabel.textContent = t("close");
+      newButton.firstChild.textContent = t("new_conversation");
       notice.textContent = "";
     }
 
@@ -329,15 +320,12 @@
       if (which === "close") {
         closeButton.classList.add("nw-armed");
         closeLabel.className = "nw-armed-label";
-        closeLabel.textContent = "Close anyway?";
+        closeLabel.textContent = t("close_confirm");
       } else {
         newButton.classList.add("nw-armed");
-        newButton.firstChild.textContent = "Clear anyway?";
+        newButton.firstChild.textContent = t("clear_confirm");
       }
-      notice.textContent =
-        which === "close"
-          ? "This conversation has urgent advice. Tap again to close it."
-          : "This conversation has urgent advice. Tap again to clear it.";
+      notice.textContent = t(which === "close" ? "close_notice" : "clear_notice");
       armTimer = setTimeout(disarm, CONFIRM_MS);
     }
 

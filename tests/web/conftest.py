@@ -8,7 +8,6 @@ the page makes; at the end of the test every one of them must have gone to this 
 from __future__ import annotations
 
 import contextlib
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List
@@ -18,7 +17,10 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from needlewise import settings
+from needlewise.knowledge import load_clinic
 from needlewise.settings import ROOT
+from needlewise.strings import load_strings
+from tests.conftest import FIXTURE_CLINIC, FIXTURE_STRINGS
 
 SCREENSHOTS = ROOT / "results" / "screenshots"
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
@@ -26,6 +28,14 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 # A reply can take a moment on a busy machine (the first turn warms the model up).
 expect.set_options(timeout=20_000)
+#: What the test stack's pages show: the fixture strings file and clinic (tests/conftest.py stack_env).
+STACK_STRINGS = load_strings(FIXTURE_STRINGS)
+STACK_CLINIC = load_clinic(FIXTURE_CLINIC)
+
+
+def words(group: str, key: str, **values: str) -> str:
+    """A string as the test stack's pages show it: the clinic's details and the page's `values` filled in."""
+    return STACK_STRINGS.text(group, key, {**STACK_CLINIC.placeholders(), **values})
 
 
 @dataclass
@@ -101,14 +111,14 @@ def axe_page(browser, stack, recorder: Recorder):
 def open_chat(page: Page, web_url: str) -> None:
     """The demo clinic page with the chat widget open and its question box focused."""
     page.goto(f"{web_url}/")
-    page.get_by_role("button", name=re.compile("chat", re.I)).click()
+    page.get_by_role("button", name=words("widget", "launcher"), exact=True).click()
     expect(page.get_by_role("dialog")).to_be_visible()
-    expect(page.get_by_role("textbox", name="Your question")).to_be_focused()
+    expect(page.get_by_role("textbox", name=words("widget", "question_label"), exact=True)).to_be_focused()
 
 
 def ask(page: Page, text: str) -> None:
     """Types a question into the widget and sends it."""
-    box = page.get_by_role("textbox", name="Your question")
+    box = page.get_by_role("textbox", name=words("widget", "question_label"), exact=True)
     box.fill(text)
     box.press("Enter")
 

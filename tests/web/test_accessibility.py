@@ -8,7 +8,9 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from tests.web.conftest import ask, describe, open_chat, run_axe
+from tests.web.conftest import ask, describe, open_chat, run_axe, words
+
+SOURCES = words("client", "sources_button")
 
 
 def assert_no_serious_violations(page: Page, where: str) -> None:
@@ -21,7 +23,7 @@ def assert_no_serious_violations(page: Page, where: str) -> None:
 def show_widget_answer(page: Page, web_url: str) -> None:
     open_chat(page, web_url)
     ask(page, "what is dry needling?")
-    sources = page.get_by_role("log").get_by_role("button", name=re.compile("^Sources"))
+    sources = page.get_by_role("log").get_by_role("button", name=SOURCES)
     sources.click()
     expect(sources).to_have_attribute("aria-expanded", "true")
 
@@ -30,7 +32,7 @@ def show_kiosk_answer(page: Page, web_url: str, kb, query: str = "") -> None:
     page.goto(f"{web_url}/kiosk.html{query}")
     tile = kb.fill(kb.entry("does_it_work").title)
     page.locator("#k-groups").get_by_role("button", name=tile, exact=True).click()
-    sources = page.get_by_role("log").get_by_role("button", name=re.compile("^Sources"))
+    sources = page.get_by_role("log").get_by_role("button", name=SOURCES)
     sources.click()
     expect(sources).to_have_attribute("aria-expanded", "true")
 
@@ -44,7 +46,7 @@ def test_axe_on_the_widget_with_an_urgent_reply_on_a_phone(axe_page: Page, web_u
     axe_page.set_viewport_size({"width": 360, "height": 740})
     open_chat(axe_page, web_url)
     ask(axe_page, "my chest hurts and i cant breathe")
-    expect(axe_page.get_by_role("heading", name="Urgent")).to_be_visible()
+    expect(axe_page.get_by_role("heading", name=words("client", "urgent_title"))).to_be_visible()
     assert_no_serious_violations(axe_page, "the widget with an urgent reply, 360 px wide")
 
 
@@ -73,7 +75,7 @@ def test_the_pages_work_under_the_csp_without_violations(page: Page, web_url, re
     """The `page` fixture runs under the real CSP; it also fails on any violation at teardown."""
     show_widget_answer(page, web_url)
     show_kiosk_answer(page, web_url, stack_kb)
-    page.get_by_role("button", name="Back to topics").click()
+    page.get_by_role("button", name=words("kiosk", "back")).click()
     assert not recorder.csp_violations(), recorder.csp_violations()
     assert not [line for line in recorder.console if line.startswith("error")], recorder.console
 

@@ -7,9 +7,11 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.web.conftest import screenshot, storage_lengths
+from tests.web.conftest import screenshot, storage_lengths, words
 
-PRIVACY = "Nothing you ask here is kept after you finish. Please don't type your name or other personal details."
+PRIVACY = words("kiosk", "privacy")
+BACK = words("kiosk", "back")
+READ_ALOUD = words("kiosk", "read_aloud")
 PORTRAIT = {"width": 1080, "height": 1920}
 LANDSCAPE = {"width": 1920, "height": 1080}
 
@@ -55,7 +57,9 @@ def test_the_start_screen(page: Page, web_url, stack_kb, orientation, viewport):
     body_size = page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
     assert body_size >= 20
     assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
-    expect(page.get_by_role("button", name="Type a question")).to_be_visible()
+    expect(page.get_by_role("button", name=words("kiosk", "ask_open"))).to_be_visible()
+    expect(page.locator(".k-footer")).to_have_text(words("kiosk", "footer"))
+    assert page.title() == words("kiosk", "page_title")
     expect(page.get_by_role("textbox")).to_have_count(0)
     screenshot(page, f"kiosk-{orientation}")
 
@@ -74,7 +78,7 @@ def test_a_tile_shows_its_answer(page: Page, web_url, rasa_url, stack_kb):
     assert sent[0]["sender"].startswith("kiosk:")
     expect(tiles(page).first).to_be_hidden()
 
-    sources = log.get_by_role("button", name=re.compile("^Sources"))
+    sources = log.get_by_role("button", name=words("client", "sources_button"))
     sources.click()
     expect(sources).to_have_attribute("aria-expanded", "true")
     expect(log.get_by_text(re.compile(r"PMID \d+")).first).to_be_visible()
@@ -89,7 +93,7 @@ def test_a_tile_shows_its_answer(page: Page, web_url, rasa_url, stack_kb):
     expect(log.get_by_text(stack_kb.fill(stack_kb.entry("trigger_points").answer))).to_be_visible()
     assert len({turn["sender"] for turn in sent}) == 1, "one conversation, one sender id"
 
-    page.get_by_role("button", name="Back to topics").click()
+    page.get_by_role("button", name=BACK).click()
     expect(tiles(page).first).to_be_visible()
     assert storage_lengths(page) == (0, 0)
 
@@ -104,9 +108,10 @@ def test_the_idle_reset(page: Page, web_url, rasa_url, stack_kb):
 
     warning = page.get_by_role("alertdialog")
     expect(warning).to_be_visible(timeout=10_000)
-    expect(warning).to_contain_text("seconds")
+    expect(warning).to_contain_text(words("kiosk", "idle_text").split("{seconds}")[0])
+    expect(warning.get_by_role("heading")).to_have_text(words("kiosk", "idle_title"))
     screenshot(page, "kiosk-idle-warning")
-    warning.get_by_role("button", name="I'm still here").click()
+    warning.get_by_role("button", name=words("kiosk", "still_here")).click()
     expect(warning).to_be_hidden()
     expect(page.get_by_text(answer)).to_be_visible()
 
@@ -130,14 +135,14 @@ def test_the_idle_reset(page: Page, web_url, rasa_url, stack_kb):
 def test_an_urgent_question_typed_on_screen(page: Page, web_url, stack_kb):
     page.set_viewport_size(LANDSCAPE)
     open_kiosk(page, web_url)
-    page.get_by_role("button", name="Type a question").click()
-    box = page.get_by_role("textbox", name=re.compile("Your question"))
+    page.get_by_role("button", name=words("kiosk", "ask_open")).click()
+    box = page.get_by_role("textbox", name=words("kiosk", "question_label"))
     expect(box).to_be_focused()
     box.fill("my chest hurts and i cant breathe")
-    page.get_by_role("button", name="Ask").click()
+    page.get_by_role("button", name=words("kiosk", "ask"), exact=True).click()
     urgent = page.locator(".nw-urgent")
     expect(urgent).to_be_visible()
-    expect(urgent.get_by_role("heading", name="Urgent")).to_be_visible()
+    expect(urgent.get_by_role("heading", name=words("client", "urgent_title"))).to_be_visible()
     expect(urgent.get_by_text(stack_kb.clinic.front_desk)).to_be_visible()
     expect(urgent).to_contain_text(stack_kb.clinic.emergency_number)
     font = urgent.get_by_text(stack_kb.clinic.front_desk).evaluate("el => parseFloat(getComputedStyle(el).fontSize)")
@@ -153,7 +158,7 @@ def test_tiles_whose_ids_are_not_questions_still_get_their_own_answer(page: Page
     for topic in ("who_performs", "how_it_works", "how_long_lasts", "combined_care", "needle_safety"):
         page.get_by_role("button", name=stack_kb.fill(stack_kb.entry(topic).title), exact=True).click()
         expect(log.get_by_text(stack_kb.fill(stack_kb.entry(topic).answer))).to_be_visible()
-        page.get_by_role("button", name="Back to topics").click()
+        page.get_by_role("button", name=BACK).click()
 
 
 #: A stand-in for the browser's speech engine (headless Chromium has no voices): it records what
@@ -189,29 +194,29 @@ def test_read_aloud_says_the_answer_and_can_be_stopped(page: Page, web_url, stac
     log = page.get_by_role("log")
     expect(log.get_by_text(stack_kb.fill(entry.answer))).to_be_visible()
 
-    read = log.get_by_role("button", name="Read aloud")
+    read = log.get_by_role("button", name=READ_ALOUD)
     expect(read).to_have_count(1)
     read.click()
     spoken = page.evaluate("window.__speech.spoken")
     assert len(spoken) == 1 and stack_kb.fill(entry.answer) in spoken[0]["text"]
     assert spoken[0]["lang"] == "en"
-    stop = log.get_by_role("button", name="Stop reading")
+    stop = log.get_by_role("button", name=words("kiosk", "stop_reading"))
     expect(stop).to_be_visible()
 
     before = page.evaluate("window.__speech.cancels")
     stop.click()  # a second tap stops it
     assert page.evaluate("window.__speech.cancels") == before + 1
     assert page.evaluate("window.__speech.current") is None
-    expect(log.get_by_role("button", name="Read aloud")).to_be_visible()
+    expect(log.get_by_role("button", name=READ_ALOUD)).to_be_visible()
     assert len(page.evaluate("window.__speech.spoken")) == 1
 
-    log.get_by_role("button", name="Read aloud").click()
+    log.get_by_role("button", name=READ_ALOUD).click()
     page.evaluate("window.__finishSpeaking()")  # the engine reaches the end
-    expect(log.get_by_role("button", name="Read aloud")).to_be_visible()
+    expect(log.get_by_role("button", name=READ_ALOUD)).to_be_visible()
 
-    log.get_by_role("button", name="Read aloud").click()
+    log.get_by_role("button", name=READ_ALOUD).click()
     cancels = page.evaluate("window.__speech.cancels")
-    page.get_by_role("button", name="Back to topics").click()
+    page.get_by_role("button", name=BACK).click()
     expect(tiles(page).first).to_be_visible()
     assert page.evaluate("window.__speech.cancels") == cancels + 1, "leaving the answer stops the reading"
 
@@ -223,4 +228,16 @@ def test_no_read_aloud_button_without_speech(page: Page, web_url, stack_kb):
     page.get_by_role("button", name=stack_kb.fill(entry.title), exact=True).click()
     log = page.get_by_role("log")
     expect(log.get_by_text(stack_kb.fill(entry.answer))).to_be_visible()
-    expect(log.get_by_role("button", name="Read aloud")).to_have_count(0)
+    expect(log.get_by_role("button", name=READ_ALOUD)).to_have_count(0)
+
+
+def test_a_kiosk_that_cannot_read_the_clinic_settings_stays_neutral(page: Page, web_url):
+    """No clinic name, no number, no words it was not given: an empty screen until the settings can be read."""
+    page.route(f"{web_url}/config.json", lambda route: route.fulfill(status=503, json={"error": "unavailable"}))
+    page.goto(f"{web_url}/kiosk.html")
+    expect(page.locator("body.k-unavailable")).to_have_count(1)
+    expect(page.locator("body.k-ready")).to_have_count(0)
+    assert page.locator("body").inner_text().strip() == ""
+    expect(page.get_by_role("button")).to_have_count(0)
+    assert not re.search(r"\d", page.locator("body").text_content() or ""), "no number anywhere on the page"
+    screenshot(page, "kiosk-unavailable")

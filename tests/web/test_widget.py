@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import http.server
 import json
 import re
+import shutil
+import threading
+from pathlib import Path
 
 import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from tests.web.conftest import ask, open_chat, screenshot, session_value
+from needlewise.settings import ROOT
+from tests.web.conftest import ask, open_chat, screenshot, session_value, words
 
 STORAGE_KEY = "needlewise.widget.v1"
-LAUNCHER = re.compile("chat", re.I)
+LAUNCHER = words("widget", "launcher")
+QUESTION = words("widget", "question_label")
 
 
 def log(page: Page):
@@ -46,9 +54,9 @@ def test_an_answer_with_sources_related_topics_and_feedback(page: Page, web_url,
     expect(page.locator(".nw-typing")).to_be_hidden()
     turn = bot_turns(page, "answer").first
     expect(turn.get_by_role("button", name=stack_kb.message("tell_me_more_label"))).to_be_visible()
-    expect(turn.get_by_role("group", name="Was this helpful?")).to_be_visible()
+    expect(turn.get_by_role("group", name=words("client", "feedback_group"))).to_be_visible()
 
-    sources = turn.get_by_role("button", name=re.compile("^Sources"))
+    sources = turn.get_by_role("button", name=words("client", "sources_button"))
     expect(sources).to_have_attribute("aria-expanded", "false")
     sources.click()
     expect(sources).to_have_attribute("aria-expanded", "true")
@@ -60,7 +68,9 @@ def test_an_answer_with_sources_related_topics_and_feedback(page: Page, web_url,
         assert set(link.get_attribute("rel").split()) >= {"noopener", "noreferrer"}
     level = stack_kb.entry("what_is_dry_needling").evidence.level
     expect(turn.get_by_text(config["evidenceLevels"][level])).to_be_visible()
-    expect(turn.get_by_text(re.compile(r"Reviewed by .+ on "))).to_be_visible()
+    # the shipped answers are drafts: the page says no clinician has checked them, and claims no review
+    assert stack_kb.entry("what_is_dry_needling").review.status == "draft"
+    expect(turn.get_by_text(words("client", "review_draft"), exact=True)).to_be_visible()
     # For the picture: the question at the top of the conversation.
     log(page).locator(".nw-turn-user").last.evaluate("el => { el.parentElement.scrollTop = el.offsetTop - 8; }")
     screenshot(page, "widget-answer")
@@ -71,7 +81,7 @@ def test_an_answer_with_sources_related_topics_and_feedback(page: Page, web_url,
     expect(log(page).get_by_text(stack_kb.fill(stack_kb.entry("trigger_points").answer))).to_be_visible()
     expect(bot_turns(page, "answer")).to_have_count(2)
 
-    bot_turns(page, "answer").last.get_by_role("button", name="Yes, it helped").click()
+    bot_turns(page, "answer").last.get_by_role("button", name=words("replies", "feedback_yes")).click()
     expect(bot_turns(page, "feedback")).to_have_count(1)
     expect(bot_turns(page, "feedback")).to_contain_text(stack_kb.message("feedback_helpful"))
 
@@ -91,7 +101,7 @@ def test_the_conversation_survives_a_reload_and_new_conversation_clears_it(page:
     assert saved_state(page)["sender"] == first["sender"]
 
     with page.expect_response(lambda r: r.url.endswith("/webhooks/rest/forget")) as forgotten:
-        page.get_by_role("button", name="New conversation").click()
+        page.get_by_role("button", name=words("widget", "new_conversation")).click()
     assert forgotten.value.json() == {"deleted": True}  # the old conversation is deleted on the server
     import sqlite3
 
@@ -102,7 +112,7 @@ def test_the_conversation_survives_a_reload_and_new_conversation_clears_it(page:
     after = saved_state(page)
     assert after["history"] == []
     assert after["sender"] != first["sender"]
-    expect(page.get_by_role("textbox", name="Your question")).to_be_focused()
+    expect(page.get_by_role("textbox", name=QUESTION, exact=True)).to_be_focused()
 
 
 def test_typed_markup_is_shown_as_text_and_never_runs(page: Page, web_url):
@@ -124,9 +134,9 @@ def test_an_urgent_reply_stands_out_and_needs_two_taps_to_close(page: Page, web_
     ask(page, "my chest hurts and i cant breathe")
     urgent = bot_turns(page, "urgent")
     expect(urgent).to_have_count(1)
-    expect(urgent.get_by_role("heading", name="Urgent")).to_be_visible()
+    expect(urgent.get_by_role("heading", name=words("client", "urgent_title"))).to_be_visible()
     assert urgent.locator("svg[aria-hidden='true']").count() >= 1
-    call = urgent.get_by_role("link", name=f"Call {stack_kb.clinic.emergency_number}")
+    call = urgent.get_by_role("link", name=words("client", "call_button", number=stack_kb.clinic.emergency_number))
     expect(call).to_have_attribute("href", f"tel:{stack_kb.clinic.emergency_number}")
     box_colour = urgent.locator(".nw-urgent").evaluate("el => getComputedStyle(el).backgroundColor")
     answer_colour = (
@@ -136,11 +146,13 @@ def test_an_urgent_reply_stands_out_and_needs_two_taps_to_close(page: Page, web_
     assert urgent.get_by_role("button").count() == 0, "an urgent reply must not have its own close button"
     screenshot(page, "widget-urgent")
 
-    close = page.get_by_role("button", name=re.compile("^Close"))
+    close = page.get_by_role("button", name=words("widget", "close"), exact=True)
     close.click()
     expect(page.get_by_role("dialog")).to_be_visible()
-    expect(page.get_by_role("button", name="Close anyway?")).to_be_visible()
-    page.get_by_role("button", name="Close anyway?").click()
+    confirm = page.get_by_role("button", name=words("widget", "close_confirm"))
+    expect(confirm).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text=words("widget", "close_notice"))).to_be_visible()
+    confirm.click()
     expect(page.get_by_role("dialog")).to_be_hidden()
     expect(page.get_by_role("button", name=LAUNCHER)).to_be_focused()
 
@@ -149,7 +161,7 @@ def test_a_crisis_reply_shows_the_crisis_line(page: Page, web_url, stack_kb):
     open_chat(page, web_url)
     ask(page, "i want to kill myself")
     urgent = bot_turns(page, "urgent")
-    expect(urgent.get_by_text("Crisis line:")).to_be_visible()
+    expect(urgent.get_by_text(words("client", "crisis_line"))).to_be_visible()
     crisis_line = urgent.get_by_role("link", name=stack_kb.clinic.crisis_line)
     expect(crisis_line).to_have_attribute("href", re.compile(r"^tel:\d+"))
 
@@ -167,7 +179,7 @@ def test_keyboard_only(page: Page, web_url, stack_kb):
     outline = launcher.evaluate("el => getComputedStyle(el).outlineStyle + ' ' + getComputedStyle(el).outlineWidth")
     assert not outline.startswith("none") and not outline.endswith(" 0px"), f"no visible focus outline: {outline}"
     page.keyboard.press("Enter")
-    box = page.get_by_role("textbox", name="Your question")
+    box = page.get_by_role("textbox", name=QUESTION, exact=True)
     expect(box).to_be_focused()
     page.keyboard.type("how long does a session take?")
     page.keyboard.press("Enter")
@@ -203,7 +215,9 @@ def test_network_errors_are_never_silent_and_keep_the_question(page: Page, web_u
     expect(error).to_have_count(1)
     expect(error).to_contain_text(stack_kb.clinic.phone)
     expect(error.get_by_role("link", name=stack_kb.clinic.phone)).to_have_attribute("href", re.compile("^tel:"))
-    box = page.get_by_role("textbox", name="Your question")
+    expect(error).to_contain_text(words("client", "error_kept_input"))
+    expect(error).to_contain_text(words("client", "error_call"))
+    box = page.get_by_role("textbox", name=QUESTION, exact=True)
     expect(box).to_have_value("what are the needles like?")
 
     page.unroute(webhook)
@@ -276,7 +290,7 @@ def test_a_late_reply_stays_out_of_a_new_conversation(page: Page, web_url, rasa_
     page.wait_for_function("() => document.querySelector('.nw-turn-user') !== null")
     while not held:
         page.wait_for_timeout(50)
-    page.get_by_role("button", name="New conversation").click()
+    page.get_by_role("button", name=words("widget", "new_conversation")).click()
     expect(log(page).locator(".nw-turn-user")).to_have_count(0)
     with page.expect_response(lambda r: r.url.endswith("/webhooks/rest/forget")):
         held[0].fulfill(
@@ -287,3 +301,65 @@ def test_a_late_reply_stays_out_of_a_new_conversation(page: Page, web_url, rasa_
     expect(log(page).get_by_text("A late answer.")).to_have_count(0)
     assert saved_state(page)["history"] == []
     assert order.index("forget") > order.index("webhook")
+
+
+# --- a page that cannot read the clinic's settings --------------------------------------------------
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # the test's output stays readable
+        pass
+
+
+@contextlib.contextmanager
+def another_site(directory: Path):
+    """A clinic's own web site: a tiny web server for `directory`, on another port of this machine."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+#: What a page must never show when it has not been told: the emergency numbers of the shipped and the
+#: fixture clinic, the numbers the widget once fell back on, and a made-up clinic name.
+NEVER_SHOWN = re.compile(r"\b(911|988|112|116 123)\b|\bthe clinic\b", re.I)
+
+
+@pytest.mark.parametrize("where", ["cross-origin", "dead-server"])
+def test_a_widget_that_cannot_read_the_clinic_settings_shows_nothing(
+    page: Page, web_url, recorder, tmp_path: Path, where: str
+):
+    """The demo page served by another site. `cross-origin`: the widget comes from the real web server,
+    whose /config.json that site may not read. `dead-server`: the site has copies of the widget's files
+    but no /config.json, and the bot's address is dead. Either way: no launcher, no panel, no number."""
+    html = (ROOT / "bot" / "web" / "index.html").read_text(encoding="utf-8")
+    if where == "cross-origin":
+        tag = f'<script src="{web_url}/widget.js" data-server="" defer></script>'
+    else:
+        for name in ("widget.js", "widget.css", "needlewise-client.js"):
+            shutil.copy(ROOT / "bot" / "web" / name, tmp_path / name)
+        tag = '<script src="/widget.js" data-server="http://127.0.0.1:9" data-open="true" defer></script>'
+    old_tag = '<script src="/widget.js" data-server="" defer></script>'
+    assert html.count(old_tag) == 1
+    (tmp_path / "index.html").write_text(html.replace(old_tag, tag), encoding="utf-8")
+
+    with another_site(tmp_path) as site:
+        with page.expect_event("requestfinished", lambda r: r.url.endswith("/needlewise-client.js")):
+            page.goto(f"{site}/index.html")
+        page.wait_for_load_state("networkidle")
+        page.wait_for_timeout(500)
+    assert any(url.endswith("/config.json") for url in recorder.requests), "the widget asked for the settings"
+    assert page.evaluate("window.__needlewiseWidgetLoaded") is True, "the widget ran"
+    assert page.evaluate("typeof window.NeedlewiseClient") == "object"
+    expect(page.locator(".nw-root")).to_have_count(0)
+    expect(page.get_by_role("button", name=LAUNCHER)).to_have_count(0)
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    shown = page.locator("body").inner_text()
+    assert not NEVER_SHOWN.search(shown), shown
+    assert not NEVER_SHOWN.search(page.content())
