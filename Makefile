@@ -110,9 +110,9 @@ integration: setup $(MODEL) ## Integration tests: the real model, action, Rasa a
 browser: setup $(MODEL) ## Browser tests: the widget and kiosk in Debian's Chromium against the real servers
 	$(PY) -m pytest -m browser
 
-test-stories: $(MODEL) ## Run the Rasa test stories
+test-stories: $(MODEL) ## Run the Rasa test stories (with the same Rasa patches as production)
 	@mkdir -p $(RESULTS)
-	$(RASA) test core --model $(MODEL) --stories $(TEST_STORIES) --out $(RESULTS)/stories \
+	$(PY) -m rasa_addons.serve test core --model $(MODEL) --stories $(TEST_STORIES) --out $(RESULTS)/stories \
 		--fail-on-prediction-errors
 
 eval: $(MODEL) ## Measure the model on the held-out set; fails below the thresholds

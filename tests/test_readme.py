@@ -52,7 +52,8 @@ def test_the_two_commands_come_first():
 
 def layout_rows() -> list:
     """The first column of the README's layout table: one or more paths per row."""
-    section = README[README.index("## Layout") : README.index("## Other commands")]
+    start = README.index("## Layout")
+    section = README[start : README.index("\n## ", start + 1)]
     table = section[section.index("| path |") :]
     rows = [line for line in table.splitlines() if line.startswith("| `")]
     return [re.findall(r"`([^`]+)`", row.split("|")[1]) for row in rows]

@@ -4,6 +4,8 @@ The held-out set is written separately from the training data and never trained 
 example runs through the whole NLU pipeline (classifier, fallback and the red-flag layer), and
 is scored by what the patient would get: the reply kind, and for questions the topic.
 
+The model runs with the same Rasa patches as the server (rasa_addons/patches/).
+
 Writes `results/eval/report.json` and `results/eval/report.md` (per-intent precision and
 recall, and every confusion) and exits 1 if a threshold is missed.
 """
@@ -255,7 +257,13 @@ def main(argv=None) -> int:
     configure_structlog(logging.WARNING)  # no per-message debug lines: they would print patients' words
     topics = load_topic_spec()
     examples = load_examples(args.heldout)
-    results = predict_through_rest(args.model, examples) if args.rest else asyncio.run(predict(args.model, examples))
+    if args.rest:  # the real servers, patched by their launcher (rasa_addons/serve.py)
+        results = predict_through_rest(args.model, examples)
+    else:
+        from rasa_addons import patches
+
+        patches.apply_all()  # the Rasa the server runs (rasa_addons/patches/)
+        results = asyncio.run(predict(args.model, examples))
     report = score(results, topics)
     write_report(report, args.out)
     m = report["metrics"]
