@@ -10,7 +10,8 @@ loads its model that way. A model swapped in through Rasa's HTTP API (`PUT /mode
 the old one in memory: restart instead (`make run` does).
 
 Measured gain (python -m tools.bench_patches):
-per turn within noise, but a full garbage collection falls from about 324 ms to under 1 ms, so no patient's turn waits for one, 2026-11-29.
+per turn within noise, but a full garbage collection falls from about 324 ms to under 1 ms,
+so no patient's turn waits for one, 2026-11-29.
 """
 
 from __future__ import annotations
