@@ -34,6 +34,18 @@ HEADER = [
 ]
 
 
+def grouped(topics: Dict[str, str], heading: str, item: str) -> List[str]:
+    """One line per topic in the spec's order, with a comment line before each new category."""
+    lines: List[str] = []
+    category = None
+    for topic, topic_category in topics.items():
+        if topic_category != category:
+            category = topic_category
+            lines.append(heading.format(category=category))
+        lines.append(item.format(topic=topic))
+    return lines
+
+
 def domain_text(topics: Dict[str, str]) -> str:
     """bot/domain/topics.yml: the topic intents, grouped by category in the spec's order."""
     lines = [
@@ -42,12 +54,7 @@ def domain_text(topics: Dict[str, str]) -> str:
         "# action_respond answers each from the knowledge file.",
         "intents:",
     ]
-    category = None
-    for topic, topic_category in topics.items():
-        if topic_category != category:
-            category = topic_category
-            lines.append(f"  # {category}")
-        lines.append(f"  - {topic}")
+    lines += grouped(topics, "  # {category}", "  - {topic}")
     return "\n".join(lines) + "\n"
 
 
@@ -62,12 +69,7 @@ def rules_text(topics: Dict[str, str]) -> str:
         "    steps:",
         "      - or:",
     ]
-    category = None
-    for topic, topic_category in topics.items():
-        if topic_category != category:
-            category = topic_category
-            lines.append(f"          # {category}")
-        lines.append(f"          - intent: {topic}")
+    lines += grouped(topics, "          # {category}", "          - intent: {topic}")
     lines.append(f"      - action: {ACTION}")
     return "\n".join(lines) + "\n"
 
