@@ -59,6 +59,8 @@ class StackConfig:
     log_dir: Optional[Path] = None
     extra_env: Dict[str, str] = field(default_factory=dict)
     payload_secret: str = field(default_factory=lambda: secrets.token_hex(32))
+    #: False runs stock Rasa, without our patches (the starter configuration in `make bench`)
+    patched: bool = True
     credentials: Path = ROOT / "bot" / "credentials.yml"
     endpoints: Path = ROOT / "bot" / "endpoints.yml"
 
@@ -126,6 +128,7 @@ class StackConfig:
                 python,
                 "-m",
                 "rasa_addons.serve",  # `rasa`, taking RASA_API_TOKEN from the environment, not argv
+                *([] if self.patched else ["--stock"]),
                 "run",
                 "--model",
                 str(self.model),

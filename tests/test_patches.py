@@ -337,3 +337,43 @@ def test_the_held_out_set_parses_the_same_with_and_without(agent):
     patched = asyncio.run(parse_all())
     assert len(stock) > 200
     assert patched == stock
+
+
+# --- the launcher ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["run", "--port", "5005"], list(PATCHES)),
+        (["test", "core", "--model", "m.tar.gz"], list(PATCHES)),
+        (["shell"], list(PATCHES)),
+        (["--stock", "run"], []),
+    ],
+)
+def test_the_launcher_applies_every_patch_before_rasa_starts(argv, expected, monkeypatch):
+    import rasa.__main__
+
+    from rasa_addons import serve
+
+    seen = {}
+
+    def rasa_main() -> None:
+        seen["applied"], seen["argv"] = patches.applied(), sys.argv[1:]
+
+    monkeypatch.setattr(rasa.__main__, "main", rasa_main)
+    monkeypatch.setenv("RASA_API_TOKEN", "s3cret")
+    monkeypatch.setattr(sys, "argv", ["serve", *argv])
+    serve.main()
+    assert seen["applied"] == expected
+    rasa_argv = [part for part in argv if part != "--stock"]
+    token = ["--enable-api", "--auth-token", "s3cret"] if rasa_argv[0] in ("run", "shell") else []
+    assert seen["argv"] == [*rasa_argv, *token]  # `rasa test` takes no API switch
+
+
+def test_a_stack_can_run_stock_rasa_for_comparison():
+    from servers.stack import StackConfig
+
+    assert "--stock" not in StackConfig.free().commands()["rasa"]
+    stock = StackConfig.free(patched=False).commands()["rasa"]
+    assert stock[stock.index("rasa_addons.serve") + 1] == "--stock"
