@@ -43,7 +43,7 @@ RASA_FILES  := $(CONFIG) bot/topics.yml $(shell find $(DOMAIN) $(DATA) -name '*.
 STAMP       := $(VENV)/.installed
 PY_CODE     := needlewise actions rasa_addons servers tools tests
 
-.PHONY: help setup system-deps topics run test lint validate unit integration browser train test-stories check-knowledge eval eval-rest tune-fallback purge soak bench clean
+.PHONY: help setup system-deps topics run cluster test lint validate unit integration browser train test-stories check-knowledge eval eval-rest tune-fallback purge soak bench clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -86,6 +86,9 @@ train: $(MODEL) ## Train the Rasa model if config, domain or data changed
 run: setup $(MODEL) ## Set up, train if needed, start all servers (Ctrl-C stops them)
 	$(PY) -m servers.stack run
 
+cluster: system-deps setup $(MODEL) ## PostgreSQL, Redis, RASA_INSTANCES Rasa servers and nginx on PUBLIC_PORT (Ctrl-C stops all)
+	$(PY) -m servers.cluster
+
 # --- checks ------------------------------------------------------------------------------------
 lint: $(STAMP) ## Lint the Python code (ruff)
 	$(BIN)/ruff check $(PY_CODE)
@@ -107,7 +110,13 @@ unit: setup ## Unit tests: pure code on fixture files, no server (about 1 minute
 integration: setup $(MODEL) ## Integration tests: the real model, action, Rasa and web servers, SQLite and PostgreSQL
 	$(PY) -m pytest -m integration
 
-browser: setup $(MODEL) ## Browser tests: the widget and kiosk in Debian's Chromium against the real servers
+# rasa-webchat 1.0.1 (npm), for the browser test that a clinic's own Rasa widget works with our socket.io
+# channel: fetched once into build/webchat/ (not in git) and checked against the sha512 pinned in the script.
+.PHONY: webchat
+webchat: ## Fetch rasa-webchat 1.0.1 from the npm registry (sha512-checked) for the browser tests
+	bash scripts/fetch_webchat.sh
+
+browser: setup $(MODEL) webchat ## Browser tests: the widget and kiosk in Debian's Chromium against the real servers
 	$(PY) -m pytest -m browser
 
 test-stories: $(MODEL) ## Run the Rasa test stories (with the same Rasa patches as production)

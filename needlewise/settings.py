@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 TRUE = ("1", "true", "yes", "on")
@@ -28,6 +29,20 @@ def _bool(text: str) -> bool:
 def _path(text: str) -> Path:
     path = Path(text)
     return path if path.is_absolute() else ROOT / path
+
+
+def _positive(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise ValueError("a whole number, 1 or more")
+    return number
+
+
+def _public_url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError("an http(s) address such as https://chat.clinic.example, with no ?query or #fragment")
+    return text.rstrip("/")
 
 
 def _words(text: str) -> Tuple[str, ...]:
@@ -134,6 +149,14 @@ SETTINGS: Tuple[Setting, ...] = (
         shown_default="random at each start",
     ),
     Setting(
+        "FORWARDED_SECRET",
+        str,
+        "",
+        "the secret nginx (or the web server) gives Rasa with a patient's address; Rasa trusts no address "
+        "without it. Set it when they run on different machines",
+        shown_default="random at each start",
+    ),
+    Setting(
         "RASA_API_TOKEN",
         str,
         "",
@@ -161,6 +184,26 @@ SETTINGS: Tuple[Setting, ...] = (
         "how long an idle conversation stays in that memory",
     ),
     Setting("READY_TIMEOUT", float, 240.0, "seconds `make run` waits for all servers to answer"),
+    Setting(
+        "PUBLIC_URL",
+        _public_url,
+        "",
+        "the address patients' browsers use for Needlewise, e.g. `https://chat.clinic.example` (the pages call "
+        "the bot there); empty: the pages call it on their own origin, through the web server or nginx",
+        shown_default="empty: the pages' own origin",
+    ),
+    Setting("PUBLIC_PORT", int, 8000, "the port nginx listens on in `make cluster`, the one entry point"),
+    Setting("RASA_INSTANCES", _positive, 2, "how many Rasa servers `make cluster` starts behind nginx"),
+    Setting(
+        "LOCK_STORE_URL",
+        str,
+        "",
+        "Redis for Rasa's conversation locks and the shared rate limits, e.g. `redis://127.0.0.1:6380/0`; "
+        "needed when several Rasa servers share one tracker store (`make cluster` sets it)",
+        shown_default="empty: in memory (one Rasa server)",
+    ),
+    Setting("POSTGRES_PORT", int, 5433, "the port of the PostgreSQL server `make cluster` starts (127.0.0.1 only)"),
+    Setting("REDIS_PORT", int, 6380, "the port of the Redis server `make cluster` starts (127.0.0.1 only)"),
     Setting("WEB_ACCESS_LOG", _bool, False, "`true` logs the web server's requests (paths only)"),
     Setting("CHROMIUM", _path, Path("/usr/bin/chromium"), "the browser the web tests drive"),
     Setting(
@@ -203,12 +246,19 @@ class Settings:
     max_message_chars: int
     turn_timeout_seconds: float
     payload_secret: str
+    forwarded_secret: str
     rasa_api_token: str
     cors_origins: Tuple[str, ...]
     frame_ancestors: str
     tracker_cache_size: int
     tracker_cache_seconds: float
     ready_timeout: float
+    public_url: str
+    public_port: int
+    rasa_instances: int
+    lock_store_url: str
+    postgres_port: int
+    redis_port: int
     web_access_log: bool
     chromium: Path
 

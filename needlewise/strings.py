@@ -109,9 +109,17 @@ KEYS: Dict[str, Dict[str, Tuple[str, ...]]] = {
         "idle_text": ("seconds",),
         "still_here": (),
     },
+    # what a widget on the clinic's site shows when it cannot read the clinic's settings (/offline.js)
+    "offline": {
+        "launcher": (),
+        "title": (),
+        "cannot_connect": (),
+        "emergency": (),
+        "close": (),
+    },
 }
 #: Groups said when the clinic file may be unreadable: no placeholders at all.
-WITHOUT_PLACEHOLDERS = ("safety_net",)
+WITHOUT_PLACEHOLDERS = ("safety_net", "offline")
 #: The groups the pages get in /config.json (widget.js, kiosk.js, needlewise-client.js).
 PAGE_GROUPS = ("client", "widget", "kiosk")
 LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")

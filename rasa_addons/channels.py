@@ -28,11 +28,12 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from needlewise import replies, settings, strings
-from needlewise.inputs import RateLimiter, prepare, valid_sender
+from needlewise.inputs import prepare, valid_sender
 from needlewise.knowledge import KnowledgeBase, KnowledgeFileError, KnowledgeStore
 from needlewise.red_flags import default_detector, summary
 from needlewise.retention import KIOSK_PREFIX
 from rasa_addons import encoder
+from rasa_addons.rate_limits import RateLimits
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +48,11 @@ TURN_TIMEOUT_SECONDS = settings.current().turn_timeout_seconds
 SURFACES = ("web", "kiosk")
 #: socket.io clients pick their session id; shorter ones are replaced by a random one.
 MIN_SESSION_ID = 16
+#: socket.io sessions whose buttons are remembered (the oldest forgotten first)
+MAX_OFFERED_SESSIONS = 10_000
 
 _store: Optional[KnowledgeStore] = None
-SENDER_LIMIT = RateLimiter(settings.current().rate_limit_per_sender)
-CLIENT_LIMIT = RateLimiter(settings.current().rate_limit_per_client)
+LIMITS = RateLimits.from_settings()
 
 
 def knowledge_store() -> KnowledgeStore:
@@ -173,7 +175,7 @@ def guarded(on_new_message: OnNewMessage) -> OnNewMessage:
             sender = KIOSK_PREFIX + sender
         output = message.output_channel
         kb = _knowledge()
-        if not SENDER_LIMIT.allow(sender) or (client and not CLIENT_LIMIT.allow(client)):
+        if not await LIMITS.allow(sender, client):
             logger.warning("Rate limit reached; the message was not processed.")
             reply = replies.simple(kb, "fallback", "rate_limited", reason="rate_limited") if kb else _last_resort()
             await _send(output, sender, reply)
@@ -306,9 +308,10 @@ class ContractSocketIOOutput(SocketIOOutput):
     every message to the room of the patient's connection, whatever sender id the turn ran under
     (kiosk conversations run as `kiosk:<id>`)."""
 
-    def __init__(self, sio: Any, bot_message_evt: str, room: str) -> None:
+    def __init__(self, sio: Any, bot_message_evt: str, room: str, offered: Optional[Dict[str, str]] = None) -> None:
         super().__init__(sio, bot_message_evt)
         self.room = room
+        self.offered = offered  # payload -> token of the buttons sent to this session
 
     async def _send_message(self, socket_id: str, response: Any) -> None:
         await super()._send_message(self.room, response)
@@ -319,6 +322,8 @@ class ContractSocketIOOutput(SocketIOOutput):
     async def send_text_with_buttons(
         self, recipient_id: str, text: str, buttons: List[Dict[str, Any]], **kwargs: Any
     ) -> None:
+        if self.offered is not None:
+            self.offered.update({b["payload"]: b["token"] for b in buttons if isinstance(b.get("token"), str)})
         await self._send_message(recipient_id, {"text": text, "buttons": buttons})
 
 
@@ -349,6 +354,9 @@ class GuardedSocketIOInput(SocketIOInput):
         self.sio = sio
         clients: Dict[str, str] = {}  # connection -> client address (for the rate limit)
         sessions: Dict[str, str] = {}  # connection -> the session id it was confirmed
+        # session -> payload -> token of the buttons sent to it: a client that sends back only a
+        # button's payload (rasa-webchat does) gets the token put back, as our pages send it
+        offered: Dict[str, Dict[str, str]] = {}
 
         @socket.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -393,12 +401,18 @@ class GuardedSocketIOInput(SocketIOInput):
                     metadata = json.loads(metadata)
                 except ValueError:
                     metadata = None
+            metadata = metadata if isinstance(metadata, dict) else {}
+            if sender not in offered and len(offered) >= MAX_OFFERED_SESSIONS:
+                offered.pop(next(iter(offered)))
+            buttons = offered.setdefault(sender, {})
+            if "token" not in metadata and isinstance(text, str) and text in buttons:
+                metadata = {**metadata, "token": buttons[text]}
             message = UserMessage(
                 text if isinstance(text, str) else "",
-                ContractSocketIOOutput(sio, self.bot_message_evt, room=sender),
+                ContractSocketIOOutput(sio, self.bot_message_evt, room=sender, offered=buttons),
                 sender,
                 input_channel=self.name(),
-                metadata=metadata if isinstance(metadata, dict) else {},
+                metadata=metadata,
             )
             await handle(message, client=clients.get(sid, ""))
 

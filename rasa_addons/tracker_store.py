@@ -3,7 +3,10 @@
 - SQLite in `var/` by default; PostgreSQL (or another SQL database) via TRACKER_STORE_URL.
 - Faster (measured with `make bench`): the conversations in progress stay in a small in-process
   cache, so a turn does not re-read and re-count its events; new events are written with one
-  insert. The Rasa server is the only writer, which is how `make run` runs it.
+  insert. With one Rasa server (`make run`) it is the only writer. When several share the
+  store (LOCK_STORE_URL set, `make cluster`), a cached conversation is used only while the
+  database holds as many of its events as this server knows of (one indexed count), else it is
+  read again: a turn another server took, a purge or a "forget me" is never missed.
 - SQLite runs in write-ahead-log mode on one reused connection.
 - `delete(sender_id)` removes a conversation ("forget me").
 """
@@ -36,6 +39,7 @@ class _Cached:
     tracker: DialogueStateTracker
     stored: int  # how many of tracker.events are in the database
     touched: float
+    rows: int = -1  # how many events of this conversation the database held when last seen (shared mode)
 
 
 class NeedlewiseTrackerStore(SQLTrackerStore):
@@ -71,6 +75,8 @@ class NeedlewiseTrackerStore(SQLTrackerStore):
             )
         self._cache: OrderedDict[str, _Cached] = OrderedDict()
         self._table = self.SQLEvent.__table__
+        #: other Rasa servers may write this store too (they share a lock store)
+        self._shared = bool(settings.current().lock_store_url)
         # The purge deletes idle kiosk conversations in another process: the cache lets them go no later.
         retention = Retention.from_settings()
         kiosk_seconds = CACHE_SECONDS if retention.keep_kiosk else retention.kiosk_minutes * 60
@@ -90,14 +96,24 @@ class NeedlewiseTrackerStore(SQLTrackerStore):
         self._cache.move_to_end(sender_id)
         return entry
 
+    def _rows(self, sender_id: str) -> int:
+        """How many events of `sender_id` the database holds (an indexed count)."""
+        query = sa.select(sa.func.count()).select_from(self._table).where(self._table.c.sender_id == sender_id)
+        with self.engine.connect() as connection:
+            return int(connection.execute(query).scalar() or 0)
+
     def _remember(self, tracker: DialogueStateTracker, stored: int) -> None:
-        self._cache[tracker.sender_id] = _Cached(tracker, stored, time.monotonic())
+        rows = self._rows(tracker.sender_id) if self._shared else -1
+        self._cache[tracker.sender_id] = _Cached(tracker, stored, time.monotonic(), rows)
         self._cache.move_to_end(tracker.sender_id)
         while len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
 
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
         entry = self._cached(sender_id)
+        if entry is not None and self._shared and self._rows(sender_id) != entry.rows:
+            del self._cache[sender_id]  # another server wrote (or deleted) since: read it again
+            entry = None
         if entry is not None:
             return entry.tracker
         tracker = await super().retrieve(sender_id)
@@ -130,6 +146,7 @@ class NeedlewiseTrackerStore(SQLTrackerStore):
                 )
             with self.engine.begin() as connection:
                 connection.execute(sa.insert(self._table), rows)
+            entry.rows += len(rows)
         entry.stored = len(tracker.events)
 
     async def delete(self, sender_id: str) -> int:

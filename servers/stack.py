@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from needlewise import settings
 from needlewise.settings import ROOT
@@ -59,6 +59,10 @@ class StackConfig:
     log_dir: Optional[Path] = None
     extra_env: Dict[str, str] = field(default_factory=dict)
     payload_secret: str = field(default_factory=lambda: secrets.token_hex(32))
+    #: what nginx or the web server shows Rasa with a patient's address (Rasa trusts no other)
+    forwarded_secret: str = field(default_factory=lambda: secrets.token_hex(16))
+    #: more Rasa servers (`make cluster`), on these ports; they share the tracker and lock stores
+    extra_rasa_ports: Tuple[int, ...] = ()
     #: False runs stock Rasa, without our patches (the starter configuration in `make bench`)
     patched: bool = True
     credentials: Path = ROOT / "bot" / "credentials.yml"
@@ -87,6 +91,16 @@ class StackConfig:
         return f"http://{self.host}:{self.rasa_port}"
 
     @property
+    def rasa_ports(self) -> Dict[str, int]:
+        """Each Rasa server's name and port: `rasa`, then `rasa-2`, `rasa-3`, ..."""
+        ports = {"rasa": self.rasa_port}
+        ports.update({f"rasa-{n}": port for n, port in enumerate(self.extra_rasa_ports, start=2)})
+        return ports
+
+    def rasa_urls(self) -> List[str]:
+        return [f"http://{self.host}:{port}" for port in self.rasa_ports.values()]
+
+    @property
     def actions_url(self) -> str:
         return f"http://{self.host}:{self.actions_port}"
 
@@ -97,6 +111,7 @@ class StackConfig:
     def environment(self) -> Dict[str, str]:
         env = settings.child_environment()
         env.setdefault("PAYLOAD_SECRET", self.payload_secret)
+        env.setdefault("FORWARDED_SECRET", self.forwarded_secret)
         env.setdefault("SANIC_REQUEST_MAX_SIZE", str(MAX_REQUEST_BYTES))
         env.update(
             {
@@ -108,6 +123,11 @@ class StackConfig:
             }
         )
         env.update(self.extra_env)
+        env["SANIC_FORWARDED_SECRET"] = env["FORWARDED_SECRET"]  # Rasa's Sanic trusts `Forwarded` only with it
+        # A conversation's lock outlives a turn, but not half the turn timeout: if the Rasa server
+        # holding it dies, the patient's next turn (on another server) waits for it and still fits.
+        turn_timeout = settings.Settings.from_environment(env).turn_timeout_seconds
+        env["TICKET_LOCK_LIFETIME"] = str(max(1, int(turn_timeout / 2)))
         return env
 
     def commands(self) -> Dict[str, List[str]]:
@@ -124,25 +144,7 @@ class StackConfig:
                 "--cors",
                 "http://127.0.0.1",
             ],
-            "rasa": [
-                python,
-                "-m",
-                "rasa_addons.serve",  # `rasa`, taking RASA_API_TOKEN from the environment, not argv
-                *([] if self.patched else ["--stock"]),
-                "run",
-                "--model",
-                str(self.model),
-                "--endpoints",
-                str(self.endpoints),
-                "--credentials",
-                str(self.credentials),
-                "--interface",
-                self.host,
-                "--port",
-                str(self.rasa_port),
-                "--cors",
-                *self.cors_origins(),
-            ],
+            **{name: self.rasa_command(port) for name, port in self.rasa_ports.items()},
             "web": [
                 python,
                 "-m",
@@ -151,10 +153,32 @@ class StackConfig:
                 self.host,
                 "--port",
                 str(self.web_port),
-                "--rasa-url",
-                self.rasa_url,
+                *[arg for url in self.rasa_urls() for arg in ("--rasa", url)],
+                "--actions",
+                self.actions_url,
             ],
         }
+
+    def rasa_command(self, port: int) -> List[str]:
+        return [
+            sys.executable,
+            "-m",
+            "rasa_addons.serve",  # `rasa`, taking RASA_API_TOKEN from the environment, not argv
+            *([] if self.patched else ["--stock"]),
+            "run",
+            "--model",
+            str(self.model),
+            "--endpoints",
+            str(self.endpoints),
+            "--credentials",
+            str(self.credentials),
+            "--interface",
+            self.host,
+            "--port",
+            str(port),
+            "--cors",
+            *self.cors_origins(),
+        ]
 
     def values(self) -> settings.Settings:
         """The settings as the servers will see them: this stack's own values first, then the environment."""
@@ -167,18 +191,22 @@ class StackConfig:
     def health_urls(self) -> Dict[str, str]:
         return {
             "actions": f"{self.actions_url}/health",
-            "rasa": f"{self.rasa_url}/webhooks/rest/",
+            **{name: f"http://{self.host}:{port}/webhooks/rest/" for name, port in self.rasa_ports.items()},
             "web": f"{self.web_url}/",
         }
+
+    def server_names(self) -> List[str]:
+        return ["actions", *self.rasa_ports, "web"]
 
 
 class Stack:
     """The three servers as child processes. Use as a context manager, or start()/stop()."""
 
-    def __init__(self, config: StackConfig) -> None:
+    def __init__(self, config: StackConfig, restartable: Tuple[str, ...] = RESTARTABLE) -> None:
         self.config = config
         self.processes: Dict[str, subprocess.Popen] = {}
-        self.restarts: Dict[str, int] = {name: 0 for name in RESTARTABLE}
+        self.restartable = restartable
+        self.restarts: Dict[str, int] = {name: 0 for name in restartable}
 
     def _log_file(self, name: str):
         if self.config.log_dir is None:
@@ -200,7 +228,7 @@ class Stack:
     def start(self, names: Optional[List[str]] = None) -> Stack:
         if not self.config.model.exists():
             raise FileNotFoundError(f"No trained model at {self.config.model}: run `make train` first.")
-        for name in names or ["actions", "rasa", "web"]:
+        for name in names or self.config.server_names():
             self.start_one(name)
         return self
 
@@ -235,13 +263,13 @@ class Stack:
             process.wait()
 
     def stop(self) -> None:
-        for name in ["web", "rasa", "actions"]:
+        for name in reversed(self.config.server_names()):
             self.stop_one(name)
 
     def supervise_once(self) -> List[str]:
         """Restarts any restartable server that has died; returns the names restarted."""
         restarted = []
-        for name in RESTARTABLE:
+        for name in self.restartable:
             process = self.processes.get(name)
             if process is not None and process.poll() is not None:
                 logger.warning("The %s server stopped (exit code %s); restarting it.", name, process.returncode)

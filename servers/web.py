@@ -1,22 +1,31 @@
 """The web server for bot/web: the clinic page, the chat widget and the kiosk (Sanic, as Rasa uses).
 
 Every response carries security headers (a strict Content-Security-Policy the widget and kiosk
-work under). `/config.json` tells the pages where the Rasa server is, what the clinic's numbers
-are and every word they show (the strings file, filled in with the clinic's details), and
-`/topics.json` lists the topics for the kiosk tiles, all from the same knowledge file, strings
-file and clinic settings the bot answers from. Files outside bot/web are never served. When
-they cannot be read, both answer 503 and the pages show nothing they have not been told. The
-clinic's website (CORS_ORIGINS) may read both from its own pages, where the widget is embedded.
+work under). `/config.json` tells the pages the clinic's numbers and every word they show (the
+strings file, filled in with the clinic's details), and `/topics.json` lists the topics for the
+kiosk tiles, all from the same knowledge file, strings file and clinic settings the bot answers
+from. Files outside bot/web are never served. When they cannot be read, both answer 503 and the
+pages show nothing they have not been told; `/offline.js` holds the only words a widget on
+another site may show then (the strings file's `offline` group, read as a script, so no CORS).
+The clinic's website (CORS_ORIGINS) may read /config.json and /topics.json and send turns.
+
+The pages call the bot on their own origin (`PUBLIC_URL` when set): in `make run` this server
+forwards `/webhooks/rest/...` to Rasa, naming the patient's address in a `Forwarded` header
+that Rasa trusts only with the stack's secret; in `make cluster` nginx does the same. No
+internal address reaches a browser. `GET /health` reports every part: 200, or 503 if one is down.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import logging
 from pathlib import Path
-from typing import Any, Dict, Iterable
+from typing import Any, Callable, Dict, Iterable, Optional
 from urllib.parse import urlsplit
 
+import aiohttp
 from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -26,11 +35,16 @@ from needlewise.knowledge import CATEGORIES, KnowledgeBase, KnowledgeFileError, 
 from needlewise.replies import topic_button
 from needlewise.settings import ROOT
 from needlewise.strings import PAGE_GROUPS, StringsStore, UiStrings
+from servers.health import Backends, Health
 
 WEB_DIR = ROOT / "bot" / "web"
 PERMISSIONS = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
 #: What a widget embedded on the clinic's own website reads from here (with CORS for CORS_ORIGINS).
 SHARED_JSON = ("/config.json", "/topics.json")
+#: The REST channel's routes, forwarded to Rasa (the pages call them on their own origin).
+REST_ROUTES = ("webhook", "forget")
+
+logger = logging.getLogger("needlewise.web")
 
 
 def origin_of(url: str) -> str:
@@ -38,7 +52,8 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def content_security_policy(rasa_url: str, frame_ancestors: str) -> str:
+def content_security_policy(public_url: str, frame_ancestors: str) -> str:
+    connect = " ".join(["'self'", *([origin_of(public_url)] if public_url else [])])
     return "; ".join(
         [
             "default-src 'self'",
@@ -46,7 +61,7 @@ def content_security_policy(rasa_url: str, frame_ancestors: str) -> str:
             "style-src 'self'",
             "img-src 'self' data:",
             "font-src 'self'",
-            f"connect-src 'self' {origin_of(rasa_url)}",
+            f"connect-src {connect}",
             "object-src 'none'",
             "base-uri 'none'",
             "form-action 'none'",
@@ -55,9 +70,10 @@ def content_security_policy(rasa_url: str, frame_ancestors: str) -> str:
     )
 
 
-def security_headers(rasa_url: str, frame_ancestors: str) -> Dict[str, str]:
+def security_headers(public_url: str, frame_ancestors: str) -> Dict[str, str]:
+    """The headers of every page and file (the web server's and nginx's, see servers/nginx.py)."""
     return {
-        "Content-Security-Policy": content_security_policy(rasa_url, frame_ancestors),
+        "Content-Security-Policy": content_security_policy(public_url, frame_ancestors),
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
         "Permissions-Policy": PERMISSIONS,
@@ -66,12 +82,14 @@ def security_headers(rasa_url: str, frame_ancestors: str) -> Dict[str, str]:
     }
 
 
-def page_config(kb: KnowledgeBase, ui: UiStrings, rasa_url: str) -> Dict[str, Any]:
-    """What the pages need to know: where Rasa is, the clinic's numbers and the words to show."""
+def page_config(kb: KnowledgeBase, ui: UiStrings, public_url: str = "") -> Dict[str, Any]:
+    """What the pages need to know: where the bot is for browsers, the clinic's numbers and the words.
+
+    `rasaUrl` is the public address, or empty: the pages then call the bot on their own origin."""
     clinic = kb.clinic
     values = clinic.placeholders()
     return {
-        "rasaUrl": rasa_url,
+        "rasaUrl": public_url,
         "language": ui.language,
         "clinic": {
             "name": clinic.name,
@@ -100,31 +118,106 @@ def topic_tiles(kb: KnowledgeBase, ui: UiStrings) -> Dict[str, Any]:
     }
 
 
-def create_app(
-    rasa_url: str, frame_ancestors: str = "'self'", directory: Path = WEB_DIR, allowed_origins: Iterable[str] = ()
-) -> Sanic:
-    """The web app: bot/web's files, /config.json and /topics.json, all with the security headers.
+def offline_script(ui: UiStrings) -> str:
+    """/offline.js: the words a widget shows when it cannot read /config.json (no numbers in them)."""
+    words = json.dumps(ui.group("offline", {}), ensure_ascii=False).replace("</", "<\\/")
+    return f"window.NeedlewiseOffline = {words};\n"
 
-    Pages of `allowed_origins` (the clinic's website) may read /config.json and /topics.json."""
+
+def forwarded_header(client: str, secret: str) -> str:
+    """RFC 7239 `Forwarded`, with the secret Rasa's Sanic checks (FORWARDED_SECRET) before trusting `for`."""
+    address = f'"[{client}]"' if ":" in client else client
+    return f"for={address or 'unknown'};secret={secret}"
+
+
+def create_app(
+    public_url: str = "",
+    frame_ancestors: str = "'self'",
+    directory: Path = WEB_DIR,
+    allowed_origins: Iterable[str] = (),
+    backends: Optional[Backends] = None,
+) -> Sanic:
+    """The web app: bot/web's files, /config.json, /topics.json, /offline.js, /health, and the REST
+    channel forwarded to Rasa, all with the security headers.
+
+    Pages of `allowed_origins` (the clinic's website) may read /config.json and /topics.json and send
+    turns."""
     app = Sanic("needlewise_web")
+    backends = backends or Backends()
     allowed = frozenset(allowed_origins)
     store, strings_store = KnowledgeStore(), StringsStore()
-    headers = security_headers(rasa_url, frame_ancestors)
+    headers = security_headers(public_url, frame_ancestors)
+    health = Health(backends, store, strings_store)
+    turn_timeout = aiohttp.ClientTimeout(total=settings.current().turn_timeout_seconds + 15)
 
-    def knowledge_json(build: Any) -> HTTPResponse:
+    @app.before_server_start
+    async def open_session(app: Sanic, _loop: Any) -> None:
+        app.ctx.http = aiohttp.ClientSession()
+
+    @app.after_server_stop
+    async def close_session(app: Sanic, _loop: Any) -> None:
+        await app.ctx.http.close()
+
+    def knowledge_reply(build: Callable[[KnowledgeBase, UiStrings], Any]) -> Optional[Any]:
         try:
-            kb, ui = store.get(), strings_store.get()
+            return build(store.get(), strings_store.get())
         except KnowledgeFileError:
+            return None
+
+    def knowledge_json(build: Callable[[KnowledgeBase, UiStrings], Any]) -> HTTPResponse:
+        data = knowledge_reply(build)
+        if data is None:
             return response.json({"error": "The knowledge or strings file cannot be read."}, status=503)
-        return response.json(build(kb, ui))
+        return response.json(data)
 
     @app.get("/config.json")
     async def config_json(_request: Request) -> HTTPResponse:
-        return knowledge_json(lambda kb, ui: page_config(kb, ui, rasa_url))
+        return knowledge_json(lambda kb, ui: page_config(kb, ui, public_url))
 
     @app.get("/topics.json")
     async def topics_json(_request: Request) -> HTTPResponse:
         return knowledge_json(topic_tiles)
+
+    @app.get("/offline.js")
+    async def offline_js(_request: Request) -> HTTPResponse:
+        try:
+            script = offline_script(strings_store.get())
+        except KnowledgeFileError:
+            return response.text("/* unavailable */\n", status=503, content_type="text/javascript")
+        return response.text(script, content_type="text/javascript; charset=utf-8")
+
+    @app.get("/health")
+    async def health_route(request: Request) -> HTTPResponse:
+        healthy, report = await health.report(request.app.ctx.http)
+        return response.json(report, status=200 if healthy else 503, headers={"Cache-Control": "no-store"})
+
+    async def forward(request: Request, route: str) -> HTTPResponse:
+        """A turn (or "forget me") from a page, forwarded to Rasa with the patient's address."""
+        if not backends.rasa:
+            return response.json({"error": "No Rasa server is configured."}, status=503)
+        if route not in REST_ROUTES:
+            return response.json({"error": "Not found."}, status=404)
+        forwarded = {"Content-Type": "application/json"}
+        if backends.forwarded_secret:
+            forwarded["Forwarded"] = forwarded_header(request.ip, backends.forwarded_secret)
+        try:
+            async with request.app.ctx.http.post(
+                f"{backends.rasa[0]}/webhooks/rest/{route}", data=request.body, headers=forwarded, timeout=turn_timeout
+            ) as reply:
+                body = await reply.read()
+                kind = reply.headers.get("Content-Type", "application/json")
+                return response.raw(body, status=reply.status, content_type=kind)
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+            logger.error("Rasa could not be reached (%s).", type(error).__name__)
+            return response.json({"error": "The assistant cannot be reached now."}, status=502)
+
+    @app.post("/webhooks/rest/<route:str>")
+    async def rest(request: Request, route: str) -> HTTPResponse:
+        return await forward(request, route)
+
+    @app.options("/webhooks/rest/<route:str>")
+    async def rest_preflight(request: Request, route: str) -> HTTPResponse:
+        return response.empty(status=204 if route in REST_ROUTES else 404)
 
     @app.get("/")
     async def index(_request: Request) -> HTTPResponse:
@@ -135,12 +228,17 @@ def create_app(
     @app.on_response
     async def add_headers(request: Request, reply: HTTPResponse) -> None:
         for name, value in headers.items():
-            reply.headers[name] = value
-        if request.path in SHARED_JSON:
+            reply.headers.setdefault(name, value)
+        cross_origin = request.path in SHARED_JSON or request.path.startswith("/webhooks/rest/")
+        if cross_origin:
             reply.headers["Vary"] = "Origin"
             origin = request.headers.get("origin", "")
             if origin in allowed:
                 reply.headers["Access-Control-Allow-Origin"] = origin
+                if request.method == "OPTIONS":
+                    reply.headers["Access-Control-Allow-Methods"] = "POST"
+                    reply.headers["Access-Control-Allow-Headers"] = "Content-Type"
+                    reply.headers["Access-Control-Max-Age"] = "600"
 
     return app
 
@@ -150,12 +248,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default=values.bind_host)
     parser.add_argument("--port", type=int, default=values.web_port)
-    parser.add_argument("--rasa-url", default=f"http://{values.bind_host}:{values.rasa_port}")
+    parser.add_argument("--rasa", action="append", default=[])  # each Rasa server's internal address
+    parser.add_argument("--actions", default="")  # the action server's internal address
     parser.add_argument("--frame-ancestors", default=values.frame_ancestors)
     args = parser.parse_args()
+    backends = Backends(
+        rasa=tuple(args.rasa) or (f"http://{values.bind_host}:{values.rasa_port}",),
+        actions=args.actions,
+        forwarded_secret=values.forwarded_secret,
+        tracker_store_url=values.tracker_store_url,
+        lock_store_url=values.lock_store_url,
+    )
     # Paths only, and only when asked for: patients' words never reach this log.
     logging.getLogger("sanic.access").setLevel(logging.INFO if values.web_access_log else logging.WARNING)
-    app = create_app(args.rasa_url, args.frame_ancestors, allowed_origins=values.cors_origins)
+    app = create_app(values.public_url, args.frame_ancestors, allowed_origins=values.cors_origins, backends=backends)
     app.run(host=args.host, port=args.port, workers=1, access_log=values.web_access_log, motd=False)
 
 

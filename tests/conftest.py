@@ -48,7 +48,7 @@ def stack_env(**values: str) -> Dict[str, str]:
 
 
 #: Fixtures that start or load the real thing: a test that uses one is in the integration tier.
-REAL_PARTS = {"stack", "model_path", "agent", "postgres_url"}
+REAL_PARTS = {"stack", "model_path", "agent", "postgres_url", "cluster", "redis_url"}
 WEB_TESTS = ROOT / "tests" / "web"
 
 
@@ -184,3 +184,16 @@ def leaks(text: str) -> List[str]:
 def log_path(stack, name: str) -> Path:
     """Where the stack writes one server's log."""
     return Path(stack.config.log_dir) / f"{name}.log"
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    """A real Redis server (Debian's redis-server) on a free port, for the module."""
+    from servers.services import LocalRedis
+    from servers.stack import free_port
+
+    server = LocalRedis(tmp_path_factory.mktemp("redis"), free_port())
+    try:
+        yield server.start()
+    finally:
+        server.stop()

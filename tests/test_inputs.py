@@ -173,7 +173,7 @@ def test_redact_removes_identifying_details(message, identifying):
     assert redacted != message
     for secret in identifying:
         assert secret not in redacted, f"{secret!r} survived: {redacted!r}"
-    assert re.search(r"\[(name|phone|email|date|number)\]", redacted), redacted  # a label, not dropped silently
+    assert re.search(r"\[(name|phone|email|date|number|address)\]", redacted), redacted  # a label, not dropped silently
 
 
 def test_the_privacy_corpus_is_large_enough():
@@ -226,6 +226,65 @@ ORDINARY = [
     "how long will I be sore after 1 session?",
     "my neck hurts when I turn left",
     "I've had 10-12 sessions",
+    # doctors, streets and numbers that identify nobody
+    "Should I ask my doctor about needling?",
+    "my GP said it was fine to try",
+    "I asked the doctor if it's ok",
+    "I saw the doctor. He said rest",
+    "Doctor, is it safe?",
+    "Is Dr available on Monday?",
+    "the dr told me to rest",
+    "I'm seeing the doctor Monday",
+    "I have MS, can I have it?",
+    "I'll miss Monday's session",
+    "the Road to recovery is long",
+    "how many sessions in 2 weeks",
+    "I'm 45",
+    "does it hurt on the street",
+    "I had 3 sessions on the road to recovery",
+    "I walked 5 miles down the road after my session",
+    "after 2 long road trips my neck hurts",
+    "the clinic is on Harbour Road, right?",
+    "I live in London",
+    "I live on my own, is that ok",
+    "my address is changing next month",
+    "I was born with a heart murmur, is needling ok?",
+    "my neck pain started when my son was born 3 years ago",
+    "my birthday is next week, can I book before?",
+    "3 sessions",
+    "10 minutes",
+    "in 2 days",
+    "pain 7/10",
+    "my appointment is on 12 May",
+    # Portuguese
+    "o médico disse que posso fazer",
+    "a doutora falou que é seguro",
+    "perguntei ao doutor sobre isso",
+    "sou alérgica a látex",
+    "sou a favor do tratamento",
+    "tenho 45 anos",
+    "fiz 3 sessões em 2 semanas",
+    "dói na rua quando ando",
+    "caí na rua molhada 2 vezes",
+    "andando na rua senti dor",
+    "a clínica fica na Rua Augusta?",
+    "moro em São Paulo",
+    "moro longe da clínica",
+    "dor 7/10 depois de 2 dias",
+    "minha consulta é dia 12 de maio",
+    "fiz aniversário ontem",
+    # Arabic
+    "عمري 45 سنة",
+    "سألت الدكتور عن الجلسة",
+    "الدكتور قال لي أن أرتاح",
+    "هل يجب أن أسأل الدكتور قبل الجلسة",
+    "مشيت في شارع طويل بعد الجلسة",
+    "هل يؤلم في الشارع",
+    "أسكن في دبي",
+    "أسكن قريب من العيادة",
+    "3 جلسات في أسبوعين",
+    "الألم 7/10",
+    "هل العيادة في شارع الوصل؟",
 ]
 
 
@@ -236,6 +295,111 @@ def test_redact_leaves_ordinary_questions_unchanged(message):
 
 def test_the_ordinary_corpus_is_large_enough():
     assert len(ORDINARY) >= 20
+
+
+def test_ordinary_messages_the_red_flag_layer_must_not_fire_on_are_left_alone():
+    from tests.test_red_flags import NOT_REPORTED
+
+    assert [(text, redact(text)) for text in NOT_REPORTED if redact(text) != text] == []
+
+
+# --- redact: names after a title, names in Portuguese and Arabic, street addresses, other dates ------------
+
+NAMES_AND_ADDRESSES = [
+    # a name after a title
+    ("Dr. Patel said I should rest", "Dr. [name] said I should rest"),
+    ("Mrs. Okafor booked me in", "Mrs. [name] booked me in"),
+    ("Mr John Smith is my husband", "Mr [name] is my husband"),
+    ("my GP, Dr Hartigan, referred me", "my GP, Dr [name], referred me"),
+    ("can Ms Delacroix-Fenn see me?", "can Ms [name] see me?"),
+    ("dr patel said it was fine", "dr [name] said it was fine"),
+    ("Dra. Ana Souza recomendou agulhamento", "Dra. [name] recomendou agulhamento"),
+    ("Sr. João disse que sim", "Sr. [name] disse que sim"),
+    ("o Dr. Henrique de Vasconcelos disse", "o Dr. [name] disse"),
+    ("a doutora Luíza Maranhão falou", "a doutora [name] falou"),
+    ("الدكتور أحمد قال لي أن أرتاح", "الدكتور [name] قال لي أن أرتاح"),
+    ("الدكتورة ريم الحمادي نصحتني", "الدكتورة [name] نصحتني"),
+    ("سألت د. سلمى عن الجلسات", "سألت د. [name] عن الجلسات"),
+    # a name introduced, in Portuguese and Arabic
+    ("me chamo Ana Souza", "me chamo [name]"),
+    ("meu nome é João da Silva", "meu nome é [name]"),
+    ("meu nome é rodrigo nogueira", "meu nome é [name]"),
+    ("Olá, sou a Marcela e queria saber o preço", "Olá, sou a [name] e queria saber o preço"),
+    ("اسمي فاطمة المنصوري وعندي ألم في الرقبة", "اسمي [name] وعندي ألم في الرقبة"),
+    ("إسمي لطيفة بنت راشد", "إسمي [name]"),
+    ("مرحبا، اسمي مريم", "مرحبا، اسمي [name]"),
+    # a street address
+    ("I live at 14 Harbour Road", "I live at [address]"),
+    ("my address is 221B Baker Street, London", "my address is [address], London"),
+    ("i live at 7 pembury close", "i live at [address]"),
+    ("I live on Harbour Road", "I live on [address]"),
+    ("send it to Flat 3, 12 Ellery Avenue please", "send it to [address] please"),
+    ("my address is Rose Cottage, Little Hampden", "my address is [address], Little Hampden"),
+    ("postcode SW1A 1AA", "postcode [address]"),
+    ("moro na Rua Augusta, 1500", "moro na [address]"),
+    ("Av. Paulista 1000 apto 52", "[address]"),
+    ("moro na rua joaquim floriano 733", "moro na [address]"),
+    ("moro na Rua Dr. Arnaldo, 455", "moro na [address]"),  # a title inside a street's name
+    ("pode mandar para Rua Tenente Sarmento, nº 455, bloco B", "pode mandar para [address]"),
+    ("CEP 01310-100", "[address]"),
+    ("أسكن في شارع الشيخ زايد، فيلا 12", "أسكن في [address]"),
+    ("اسكن بشارع النخيل رقم 23", "اسكن ب[address]"),
+    ("عنواني: شارع المنخول 15، شقة 304", "عنواني: [address]"),
+    # dates of birth in Portuguese and Arabic; the words after an English one are kept
+    ("nasci em 12 de março de 1985", "nasci em [date]"),
+    ("nascida em 1987, posso fazer?", "nascida em [date], posso fazer?"),
+    ("ولدت في 12 مارس 1985", "ولدت في [date]"),
+    ("من مواليد ١٩٨٥", "من مواليد [date]"),
+    ("I was born on 3 March 1979, is that ok?", "I was [date], is that ok?"),
+]
+
+
+@pytest.mark.parametrize(("message", "expected"), NAMES_AND_ADDRESSES, ids=[m for m, _ in NAMES_AND_ADDRESSES])
+def test_redact_replaces_names_after_titles_addresses_and_dates_in_every_language(message, expected):
+    assert redact(message) == expected
+
+
+def categories(text: str) -> set:
+    from needlewise.red_flags import default_detector
+
+    return {flag.category for flag in default_detector().detect(text)}
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Doctor Chest pain after needling",
+        "Dr Bleeding from the needle site won't stop",
+        "الدكتور صدري يؤلمني",
+        "Dra. Falta de ar desde a sessão",
+        "Sr. Desmaiei depois da sessão",
+    ],
+)
+def test_a_title_never_takes_a_symptom_for_a_name(message):
+    """The words after a title look like a name, but taking them would hide the red flag: they stay."""
+    assert categories(message), "the corpus message itself must be a red flag"
+    assert prepare(message).text == message
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("I live at 14 Harbour Road and I can't breathe", "I live at [address] and I can't breathe"),
+        ("my name is Sarah and my chest hurts", "my name is [name] and my chest hurts"),
+        # "my name is" is explicit: the first word goes, the next one would hide the red flag and stays
+        ("اسمي سارة صدري يؤلمني", "اسمي [name] صدري يؤلمني"),
+    ],
+)
+def test_details_next_to_a_red_flag_are_redacted_and_the_red_flag_kept(message, expected):
+    assert prepare(message).text == expected
+    assert categories(expected) == categories(message) != set()
+
+
+def test_every_reported_emergency_keeps_its_red_flag_after_prepare():
+    from tests.test_red_flags import REPORTED
+
+    lost = [(text, prepare(text).text) for text, category in REPORTED if category not in categories(prepare(text).text)]
+    assert lost == []
 
 
 @pytest.mark.parametrize(

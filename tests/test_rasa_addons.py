@@ -90,9 +90,9 @@ async def test_a_turn_that_replied_is_left_alone():
 
 
 async def test_one_client_address_over_its_limit_gets_a_friendly_reply(monkeypatch, kb):
-    from needlewise.inputs import RateLimiter
+    from rasa_addons.rate_limits import RateLimits
 
-    monkeypatch.setattr(channels, "CLIENT_LIMIT", RateLimiter(2))
+    monkeypatch.setattr(channels, "LIMITS", RateLimits(per_sender=30, per_client=2))
     handled = []
 
     async def rasa(message: UserMessage) -> None:

@@ -152,7 +152,8 @@
   }
 
   /**
-   * /config.json: where the bot is, the clinic's details and every word the pages show. Null if
+   * /config.json: where the bot is (its public address; empty means where this config came from),
+   * the clinic's details and every word the pages show. Null if
    * it cannot be read or lacks any of that (a page on another site that may not read it, a server
    * that cannot read its files): the pages then show nothing they have not been told. Never throws.
    */
@@ -164,7 +165,8 @@
         return null;
       }
       return {
-        rasaUrl: typeof data.rasaUrl === "string" ? data.rasaUrl : "",
+        // the bot's public address, or (empty) the origin and folder this config came from
+        rasaUrl: typeof data.rasaUrl === "string" && data.rasaUrl ? data.rasaUrl : new URL(".", new URL(url, window.location.href)).href,
         language: typeof data.language === "string" ? data.language : "",
         clinic: Object.assign({}, data.clinic),
         evidenceLevels: isTextMap(data.evidenceLevels) ? Object.assign({}, data.evidenceLevels) : {},

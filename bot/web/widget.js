@@ -12,8 +12,10 @@
  *
  * The widget loads widget.css and needlewise-client.js from the same place as this script, and
  * /config.json from there too: the clinic's details and every word it shows (the strings file).
- * If that cannot be read (e.g. the page's site may not read it), the widget shows nothing at all:
- * it does not offer a chat it cannot run, and it never makes up a clinic name or a number.
+ * If that cannot be read (e.g. the page's site may not read it), the widget offers no chat it
+ * cannot run and never makes up a clinic name or a number: it shows only the strings file's
+ * `offline` words (/offline.js, read as a script): the chat cannot connect, and in an emergency
+ * call your local emergency number. If even those cannot be read, it shows nothing at all.
  * It keeps the conversation (sender id and the rendered history, as data) in sessionStorage,
  * so it survives reloads in the same tab and is gone when the tab closes.
  */
@@ -93,13 +95,75 @@
       ready.then((client) => client.loadJson(asset("topics.json")).catch(() => null)),
     ]);
     const client = await ready;
-    if (!cfg) return; // no clinic details, no words: no chat to offer
+    if (!cfg) {
+      // no clinic details: no chat to offer; say so with the only words we were given, if any
+      const offline = await loadOffline();
+      if (offline) buildOffline(client, offline);
+      return;
+    }
     if (options.server) cfg.rasaUrl = options.server;
     const topicButtons = {};
     for (const category of (topics && topics.categories) || []) {
       for (const topic of category.topics || []) topicButtons[topic.id] = client.topicButton(topic);
     }
     build(client, cfg, topicButtons);
+  }
+
+  /** The strings file's `offline` group (/offline.js), or null. A script, so no CORS is needed. */
+  async function loadOffline() {
+    try {
+      await new Promise((resolve, reject) => {
+        const tag = document.createElement("script");
+        tag.src = asset("offline.js");
+        tag.async = true;
+        tag.addEventListener("load", () => resolve());
+        tag.addEventListener("error", () => reject(new Error("offline.js")));
+        document.head.append(tag);
+      });
+    } catch (_error) {
+      return null;
+    }
+    const words = window.NeedlewiseOffline;
+    const keys = ["launcher", "title", "cannot_connect", "emergency", "close"];
+    return words && keys.every((key) => typeof words[key] === "string" && words[key]) ? words : null;
+  }
+
+  /** The launcher and a panel that say the chat cannot connect: no input, no clinic, no number. */
+  function buildOffline(client, words) {
+    const { el, icon } = client;
+    const panelId = client.uid("nw-panel");
+    const titleId = client.uid("nw-title");
+    const root = el("div", { class: "nw-root nw-offline", lang: options.lang || document.documentElement.lang });
+    const launcher = el(
+      "button",
+      { type: "button", class: "nw-launcher", "aria-expanded": "false", "aria-controls": panelId },
+      icon("chat"),
+      el("span", { text: words.launcher })
+    );
+    const closeButton = el(
+      "button",
+      { type: "button", class: "nw-header-button nw-close" },
+      icon("close"),
+      el("span", { class: "nw-visually-hidden", text: words.close })
+    );
+    const panel = el(
+      "section",
+      { id: panelId, class: "nw-panel", role: "dialog", "aria-modal": "false", "aria-labelledby": titleId },
+      el("header", { class: "nw-header" }, el("div", { class: "nw-header-row" }, el("h2", { id: titleId, class: "nw-title", text: words.title }), closeButton)),
+      el("p", { class: "nw-offline-text", text: words.cannot_connect }),
+      el("p", { class: "nw-offline-text nw-offline-emergency", text: words.emergency })
+    );
+    panel.hidden = true;
+    function show(open) {
+      panel.hidden = !open;
+      launcher.hidden = open;
+      launcher.setAttribute("aria-expanded", String(open));
+      (open ? closeButton : launcher).focus();
+    }
+    launcher.addEventListener("click", () => show(true));
+    closeButton.addEventListener("click", () => show(false));
+    root.append(launcher, panel);
+    document.body.append(root);
   }
 
   function build(client, cfg, topicButtons) {

@@ -66,7 +66,14 @@ def web_url(stack) -> str:
 
 @pytest.fixture(scope="session")
 def rasa_url(stack) -> str:
+    """The Rasa server's own address (socket.io clients such as rasa-webchat connect to it)."""
     return stack.config.rasa_url
+
+
+@pytest.fixture(scope="session")
+def bot_url(stack) -> str:
+    """Where the pages send turns: their own origin (the web server forwards them to Rasa)."""
+    return stack.config.web_url
 
 
 @pytest.fixture

@@ -25,14 +25,14 @@ def open_kiosk(page: Page, web_url: str, query: str = "") -> None:
     expect(tiles(page).first).to_be_visible()
 
 
-def posts_to_rasa(page: Page, rasa_url: str, path: str = "/webhooks/rest/webhook") -> list:
+def posts_to_rasa(page: Page, bot_url: str, path: str = "/webhooks/rest/webhook") -> list:
     """Records the JSON body of every POST the page sends to one Rasa endpoint."""
     sent = []
     page.on(
         "request",
         lambda request: (
             sent.append(request.post_data_json)
-            if request.url == f"{rasa_url}{path}" and request.method == "POST"
+            if request.url == f"{bot_url}{path}" and request.method == "POST"
             else None
         ),
     )
@@ -64,9 +64,9 @@ def test_the_start_screen(page: Page, web_url, stack_kb, orientation, viewport):
     screenshot(page, f"kiosk-{orientation}")
 
 
-def test_a_tile_shows_its_answer(page: Page, web_url, rasa_url, stack_kb):
+def test_a_tile_shows_its_answer(page: Page, web_url, bot_url, stack_kb):
     page.set_viewport_size(PORTRAIT)
-    sent = posts_to_rasa(page, rasa_url)
+    sent = posts_to_rasa(page, bot_url)
     open_kiosk(page, web_url)
     title = stack_kb.fill(stack_kb.entry("what_is_dry_needling").title)
     page.get_by_role("button", name=title, exact=True).click()
@@ -98,8 +98,8 @@ def test_a_tile_shows_its_answer(page: Page, web_url, rasa_url, stack_kb):
     assert storage_lengths(page) == (0, 0)
 
 
-def test_the_idle_reset(page: Page, web_url, rasa_url, stack_kb):
-    sent = posts_to_rasa(page, rasa_url)
+def test_the_idle_reset(page: Page, web_url, bot_url, stack_kb):
+    sent = posts_to_rasa(page, bot_url)
     open_kiosk(page, web_url, "?idle=2")
     title = stack_kb.fill(stack_kb.entry("does_it_hurt").title)
     answer = stack_kb.fill(stack_kb.entry("does_it_hurt").answer)
@@ -117,7 +117,7 @@ def test_the_idle_reset(page: Page, web_url, rasa_url, stack_kb):
 
     # Nobody answers the next warning: the kiosk starts again, with nothing of the last visitor.
     expect(warning).to_be_visible(timeout=10_000)
-    with page.expect_request(f"{rasa_url}/webhooks/rest/forget", timeout=10_000) as forget:
+    with page.expect_request(f"{bot_url}/webhooks/rest/forget", timeout=10_000) as forget:
         expect(warning).to_be_hidden(timeout=10_000)
     assert forget.value.post_data_json == {"sender": sent[0]["sender"]}, "the bot deletes the finished conversation"
     expect(tiles(page).first).to_be_visible()

@@ -206,9 +206,9 @@ def test_a_phone_sized_screen(page: Page, web_url, stack_kb):
     screenshot(page, "widget-phone")
 
 
-def test_network_errors_are_never_silent_and_keep_the_question(page: Page, web_url, rasa_url, stack_kb):
+def test_network_errors_are_never_silent_and_keep_the_question(page: Page, web_url, bot_url, stack_kb):
     open_chat(page, web_url)
-    webhook = f"{rasa_url}/webhooks/rest/webhook"
+    webhook = f"{bot_url}/webhooks/rest/webhook"
     page.route(webhook, lambda route: route.abort())
     ask(page, "what are the needles like?")
     error = log(page).locator("[data-kind='error']")
@@ -254,9 +254,9 @@ def test_the_data_options(page: Page, web_url):
     assert header == "rgb(91, 42, 134)"
 
 
-def test_a_button_sends_back_the_token_it_came_with(page: Page, web_url, rasa_url):
+def test_a_button_sends_back_the_token_it_came_with(page: Page, web_url, bot_url):
     """Signed buttons: the token of a clicked button goes back in the turn's metadata."""
-    webhook = f"{rasa_url}/webhooks/rest/webhook"
+    webhook = f"{bot_url}/webhooks/rest/webhook"
     reply = [
         {"text": "Pick one.", "buttons": [{"title": "Signed topic", "payload": "/does_it_hurt", "token": "abc123"}]},
         {"custom": {"kind": "menu", "topic": None}},
@@ -278,10 +278,10 @@ def test_a_button_sends_back_the_token_it_came_with(page: Page, web_url, rasa_ur
     assert bodies[1]["metadata"] == {"surface": "web", "token": "abc123"}
 
 
-def test_a_late_reply_stays_out_of_a_new_conversation(page: Page, web_url, rasa_url):
+def test_a_late_reply_stays_out_of_a_new_conversation(page: Page, web_url, bot_url):
     """ "New conversation" while a reply is on its way: the reply is dropped, and the old
     conversation is deleted on the server only after that turn is done (so nothing of it stays)."""
-    webhook = f"{rasa_url}/webhooks/rest/webhook"
+    webhook = f"{bot_url}/webhooks/rest/webhook"
     held, order = [], []
     page.route(webhook, lambda route: held.append(route))
     page.on("request", lambda request: order.append(request.url.rsplit("/", 1)[-1]))

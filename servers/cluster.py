@@ -1,0 +1,206 @@
+"""`make cluster`: Needlewise as a clinic group or a health system would run it, on one machine.
+
+In the foreground (Ctrl-C stops everything), in this order:
+- PostgreSQL, the tracker store every Rasa server shares (data in `var/cluster/postgres`);
+- Redis, the lock store and the shared rate limits (`var/cluster/redis`, nothing saved);
+- the action server; `RASA_INSTANCES` Rasa servers (ports RASA_PORT, RASA_PORT + 1, ...); the web
+  server (all on 127.0.0.1 only);
+- nginx on `PUBLIC_PORT`, the one entry point (servers/nginx.py), on BIND_HOST.
+A server that stops is started again, Rasa servers included: the others answer meanwhile.
+The tests and `make bench` use `Cluster` to start the same on free ports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional
+
+from needlewise import settings
+from needlewise.settings import ROOT
+from servers.nginx import Nginx, NginxConfig, default_worker_user
+from servers.services import LocalPostgres, LocalRedis, ServiceError
+from servers.stack import Stack, StackConfig, free_port, http_ok, purge_now
+
+CLUSTER_DIR = ROOT / "var" / "cluster"
+logger = logging.getLogger("needlewise.cluster")
+
+
+@dataclass
+class ClusterConfig:
+    """Ports and folders of one cluster (by default, from the settings)."""
+
+    folder: Path = CLUSTER_DIR
+    public_port: int = 8000
+    listen_host: str = "127.0.0.1"
+    postgres_port: int = 5433
+    redis_port: int = 6380
+    stack: StackConfig = field(default_factory=StackConfig)
+    #: False: the Rasa servers keep no conversation in memory (TRACKER_CACHE_SIZE=0), to compare
+    tracker_cache: bool = True
+
+    @classmethod
+    def from_settings(cls) -> ClusterConfig:
+        values = settings.current()
+        stack = StackConfig.from_settings(values)
+        stack.host = "127.0.0.1"  # only nginx faces the network
+        stack.extra_rasa_ports = tuple(values.rasa_port + n for n in range(1, values.rasa_instances))
+        return cls(
+            public_port=values.public_port,
+            listen_host=values.bind_host,
+            postgres_port=values.postgres_port,
+            redis_port=values.redis_port,
+            stack=stack,
+        )
+
+    @classmethod
+    def free(cls, folder: Path, instances: int = 2, **stack_overrides: object) -> ClusterConfig:
+        stack = StackConfig.free(**stack_overrides)
+        stack.extra_rasa_ports = tuple(free_port() for _ in range(instances - 1))
+        ports = {"public_port": free_port(), "postgres_port": free_port(), "redis_port": free_port()}
+        return cls(folder=folder, stack=stack, **ports)
+
+    @property
+    def public_url(self) -> str:
+        every_address = self.listen_host in ("0.0.0.0", "::", "")  # noqa: S104 - naming it, not binding
+        host = "127.0.0.1" if every_address else self.listen_host
+        return f"http://{host}:{self.public_port}"
+
+
+class Cluster:
+    """The whole cluster as child processes. Use as a context manager, or start()/stop()."""
+
+    def __init__(self, config: ClusterConfig) -> None:
+        self.config = config
+        self.postgres = LocalPostgres(config.folder / "postgres", config.postgres_port)
+        self.redis = LocalRedis(config.folder / "redis", config.redis_port)
+        self.stack: Optional[Stack] = None
+        self.nginx: Optional[Nginx] = None
+
+    def start(self) -> float:
+        """Starts everything and waits until /health answers 200; returns the seconds it took."""
+        started = time.monotonic()
+        tracker_store_url = self.postgres.start()
+        lock_store_url = self.redis.start()
+        stack_config = self.config.stack
+        stack_config.extra_env = {
+            **stack_config.extra_env,
+            "TRACKER_STORE_URL": tracker_store_url,
+            "LOCK_STORE_URL": lock_store_url,
+            **({} if self.config.tracker_cache else {"TRACKER_CACHE_SIZE": "0"}),
+        }
+        self.stack = Stack(stack_config, restartable=tuple(stack_config.server_names()))
+        self.stack.start()
+        self.stack.wait_ready()
+        values = stack_config.values()
+        nginx_config = NginxConfig(
+            listen_host=self.config.listen_host,
+            public_port=self.config.public_port,
+            rasa_ports=tuple(stack_config.rasa_ports.values()),
+            web_port=stack_config.web_port,
+            forwarded_secret=stack_config.environment()["FORWARDED_SECRET"],
+            folder=self.config.folder / "nginx",
+            public_url=values.public_url,
+            frame_ancestors=values.frame_ancestors,
+            rate_per_client=values.rate_limit_per_client,
+            turn_timeout_seconds=values.turn_timeout_seconds,
+            worker_user=default_worker_user(),
+        )
+        self.nginx = Nginx(nginx_config)
+        self.nginx.start()
+        deadline = time.monotonic() + 30
+        while not http_ok(f"{self.config.public_url}/health"):
+            if self.nginx.process.poll() is not None:
+                raise RuntimeError(f"nginx stopped (exit code {self.nginx.process.returncode}).")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.config.public_url}/health is not 200 after the servers started.")
+            time.sleep(0.25)
+        return time.monotonic() - started
+
+    def stop(self) -> None:
+        for part in (self.nginx, self.stack, self.redis, self.postgres):
+            if part is not None:
+                with contextlib.suppress(Exception):
+                    part.stop()
+
+    def supervise_once(self) -> List[str]:
+        """Restarts any server that has died (nginx too); returns the names restarted."""
+        restarted = self.stack.supervise_once() if self.stack else []
+        if self.nginx is not None and self.nginx.process is not None and self.nginx.process.poll() is not None:
+            logger.warning("nginx stopped (exit code %s); restarting it.", self.nginx.process.returncode)
+            self.nginx.start()
+            restarted.append("nginx")
+        return restarted
+
+    def __enter__(self) -> Cluster:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def run_foreground(config: ClusterConfig) -> int:
+    cluster = Cluster(config)
+    stopping = False
+
+    def stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    instances = len(config.stack.rasa_ports)
+    print(f"Starting Needlewise: PostgreSQL, Redis, actions, {instances} Rasa servers, web and nginx ...", flush=True)
+    try:
+        waited = cluster.start()
+    except (RuntimeError, TimeoutError, FileNotFoundError, ServiceError) as error:
+        print(f"Needlewise could not start: {error}", file=sys.stderr)
+        cluster.stop()
+        return 1
+    url = config.public_url
+    print(
+        f"\nNeedlewise is ready ({waited:.1f} s), behind nginx on {url}\n"
+        f"  Clinic page with the chat widget: {url}/\n"
+        f"  Front-desk kiosk:                 {url}/kiosk.html\n"
+        f"  Health of every part:             {url}/health\n"
+        f"  REST channel:                     POST {url}/webhooks/rest/webhook\n"
+        f"  Data and logs:                    {config.folder}\n"
+        "Press Ctrl-C to stop.\n",
+        flush=True,
+    )
+    purge_interval = config.stack.values().purge_interval_minutes * 60
+    next_purge, parent = time.monotonic(), os.getppid()
+    try:
+        while not stopping:
+            if time.monotonic() >= next_purge:
+                next_purge = time.monotonic() + purge_interval
+                purge_now(config.stack)
+            if os.getppid() != parent:
+                print("The command that started Needlewise has stopped; stopping too.", flush=True)
+                break
+            cluster.supervise_once()
+            time.sleep(0.5)
+    finally:
+        print("Stopping Needlewise ...", flush=True)
+        cluster.stop()
+    return 0
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    return run_foreground(ClusterConfig.from_settings())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
