@@ -202,6 +202,14 @@ SETTINGS: Tuple[Setting, ...] = (
         "needed when several Rasa servers share one tracker store (`make cluster` sets it)",
         shown_default="empty: in memory (one Rasa server)",
     ),
+    Setting(
+        "TLS_CERT_FILE",
+        _path,
+        None,
+        "the certificate (full chain, PEM) nginx serves HTTPS with on PUBLIC_PORT in `make cluster`",
+        shown_default="unset: plain HTTP (put TLS in front)",
+    ),
+    Setting("TLS_KEY_FILE", _path, None, "the private key of that certificate (PEM)", shown_default="unset"),
     Setting("POSTGRES_PORT", int, 5433, "the port of the PostgreSQL server `make cluster` starts (127.0.0.1 only)"),
     Setting("REDIS_PORT", int, 6380, "the port of the Redis server `make cluster` starts (127.0.0.1 only)"),
     Setting("WEB_ACCESS_LOG", _bool, False, "`true` logs the web server's requests (paths only)"),
@@ -257,6 +265,8 @@ class Settings:
     public_port: int
     rasa_instances: int
     lock_store_url: str
+    tls_cert_file: Optional[Path]
+    tls_key_file: Optional[Path]
     postgres_port: int
     redis_port: int
     web_access_log: bool
@@ -291,6 +301,8 @@ class Settings:
                 value = " ".join(value)
             elif isinstance(value, bool):
                 value = "true" if value else "false"
+            elif value is None:
+                value = ""
             out[setting.name] = str(value)
         return out
 

@@ -68,9 +68,11 @@ class ClusterConfig:
 
     @property
     def public_url(self) -> str:
+        """Where this machine reaches nginx (the scheme follows TLS_CERT_FILE)."""
+        scheme = "https" if self.stack.values().tls_cert_file else "http"
         every_address = self.listen_host in ("0.0.0.0", "::", "")  # noqa: S104 - naming it, not binding
         host = "127.0.0.1" if every_address else self.listen_host
-        return f"http://{host}:{self.public_port}"
+        return f"{scheme}://{host}:{self.public_port}"
 
 
 class Cluster:
@@ -111,6 +113,8 @@ class Cluster:
             rate_per_client=values.rate_limit_per_client,
             turn_timeout_seconds=values.turn_timeout_seconds,
             worker_user=default_worker_user(),
+            tls_cert_file=values.tls_cert_file,
+            tls_key_file=values.tls_key_file,
         )
         self.nginx = Nginx(nginx_config)
         self.nginx.start()

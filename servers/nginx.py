@@ -27,6 +27,8 @@ from typing import Optional, Sequence
 from needlewise import settings
 from servers.web import WEB_DIR, security_headers
 
+#: With TLS: browsers keep to HTTPS for a year.
+HSTS = "max-age=31536000"
 #: What nginx proxies to the web server; everything else is a file of bot/web.
 WEB_SERVER_PATHS = ("config.json", "topics.json", "offline.js", "health")
 TEMP_FOLDERS = ("body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -46,6 +48,12 @@ class NginxConfig:
     turn_timeout_seconds: float = 30.0
     web_dir: Path = WEB_DIR
     worker_user: Optional[str] = None  # when started as root: the user its workers run as
+    tls_cert_file: Optional[Path] = None  # with tls_key_file: HTTPS on public_port, and HSTS
+    tls_key_file: Optional[Path] = None
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert_file is not None and self.tls_key_file is not None
 
     @classmethod
     def from_settings(cls, folder: Path, rasa_ports: Sequence[int], web_port: int, forwarded_secret: str):
@@ -62,6 +70,8 @@ class NginxConfig:
             rate_per_client=values.rate_limit_per_client,
             turn_timeout_seconds=values.turn_timeout_seconds,
             worker_user=default_worker_user(),
+            tls_cert_file=values.tls_cert_file,
+            tls_key_file=values.tls_key_file,
         )
 
 
@@ -83,10 +93,20 @@ def _quoted(text: str) -> str:
 def render(config: NginxConfig) -> str:
     """The whole nginx.conf, self-contained but for Debian's mime.types."""
     folder = config.folder.resolve()
+    hsts = {"Strict-Transport-Security": HSTS} if config.tls else {}
     headers = "".join(
-        f"        add_header {name} {_quoted(value)} always;\n"
-        for name, value in security_headers(config.public_url, config.frame_ancestors).items()
+        f"            add_header {name} {_quoted(value)} always;\n"
+        for name, value in {**security_headers(config.public_url, config.frame_ancestors), **hsts}.items()
     )
+    web_headers = "".join(f"            add_header {name} {_quoted(value)} always;\n" for name, value in hsts.items())
+    listen = f"{config.listen_host}:{config.public_port}"
+    if config.tls:
+        listen = (
+            f"{listen} ssl;\n        ssl_certificate {config.tls_cert_file};\n"
+            f"        ssl_certificate_key {config.tls_key_file};\n"
+            "        ssl_protocols TLSv1.2 TLSv1.3;\n        ssl_prefer_server_ciphers off;\n"
+            "        ssl_session_cache shared:needlewise_tls:10m;\n        ssl_session_timeout 1d"
+        )
     rasa = "".join(f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=5s;\n" for port in config.rasa_ports)
     limit_zone = limit = ""
     if config.rate_per_client > 0:
@@ -150,7 +170,7 @@ http {{
     }}
 
     server {{
-        listen {config.listen_host}:{config.public_port};
+        listen {listen};
         server_name _;
         root {config.web_dir.resolve()};
         index index.html;
@@ -163,7 +183,7 @@ http {{
             return 404;
         }}
         location ~ ^/({web_paths})$ {{
-            proxy_pass http://needlewise_web;
+{web_headers}            proxy_pass http://needlewise_web;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header Host $host;
@@ -182,7 +202,7 @@ http {{
             proxy_read_timeout {timeout}s;
         }}
         location /socket.io/ {{
-{limit}            proxy_pass http://needlewise_rasa_socketio;
+{web_headers}{limit}            proxy_pass http://needlewise_rasa_socketio;
             proxy_http_version 1.1;
             proxy_set_header Upgrade $http_upgrade;
             proxy_set_header Connection $needlewise_connection;

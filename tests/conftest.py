@@ -107,8 +107,11 @@ def model_path() -> Path:
 
 @pytest.fixture(scope="session")
 def stack(model_path: Path, tmp_path_factory):
-    """The real action server, Rasa server and web server, on free ports, for the whole session."""
-    from servers.stack import Stack, StackConfig
+    """The real action server, Rasa server and web server, on free ports, for the whole session.
+
+    `clinic_site` is the origin of a clinic's own web site (another port: another origin) that may
+    embed the widget (CORS_ORIGINS); tests serve pages there with `tests.web.conftest.another_site`."""
+    from servers.stack import Stack, StackConfig, free_port
 
     database = tmp_path_factory.mktemp("tracker") / "conversations.db"
     config = StackConfig.free(
@@ -117,8 +120,11 @@ def stack(model_path: Path, tmp_path_factory):
         # the whole suite shares 127.0.0.1: a higher per-address limit keeps the suite from tripping it
         extra_env=stack_env(TRACKER_STORE_URL=f"sqlite:///{database}", RATE_LIMIT_PER_CLIENT="5000"),
     )
+    clinic_site = f"http://127.0.0.1:{free_port()}"
+    config.extra_env["CORS_ORIGINS"] = f"{config.web_url} {clinic_site}"
     with Stack(config) as running:
         running.database = database
+        running.clinic_site = clinic_site
         yield running
 
 

@@ -161,3 +161,41 @@ def test_every_turn_of_every_test_story_carries_one_custom_of_the_right_kind(sta
         assert got == expected, (text, got)
         previous = got
         assert any(m.get("text") for m in messages), f"no words for {text!r}"
+
+
+# --- the pages' own origin: the web server forwards the REST channel, and reports every part -------------
+
+
+def test_the_web_server_forwards_turns_and_forget_me_to_rasa(stack, stack_kb):
+    sender = new_sender("proxy")
+    base = f"{stack.config.web_url}/webhooks/rest"
+    reply = requests.post(f"{base}/webhook", json={"sender": sender, "message": "what is dry needling?"}, timeout=30)
+    assert reply.status_code == 200
+    assert one_custom(reply.json())["topic"] == "what_is_dry_needling"
+    assert reply.headers["X-Content-Type-Options"] == "nosniff"
+    bad = requests.post(f"{base}/webhook", data="not json", timeout=30)
+    assert bad.status_code == 400 and "error" in bad.json()  # Rasa's own answer, passed on
+    forgot = requests.post(f"{base}/forget", json={"sender": sender}, timeout=30)
+    assert forgot.status_code == 200 and forgot.json() == {"deleted": True}
+    assert requests.post(f"{base}/elsewhere", json={}, timeout=30).status_code == 404
+
+
+def test_the_clinics_site_may_send_turns_from_the_browser(stack):
+    """A preflight from the allowed clinic site is answered; from another site it gets no CORS grant."""
+    url = f"{stack.config.web_url}/webhooks/rest/webhook"
+    asks = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+    allowed = requests.options(url, headers={"Origin": stack.clinic_site, **asks}, timeout=10)
+    assert allowed.status_code == 204
+    assert allowed.headers["Access-Control-Allow-Origin"] == stack.clinic_site
+    assert "POST" in allowed.headers["Access-Control-Allow-Methods"]
+    other = requests.options(url, headers={"Origin": "http://elsewhere.example", **asks}, timeout=10)
+    assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_health_reports_every_part_of_make_run(stack):
+    response = requests.get(f"{stack.config.web_url}/health", timeout=10)
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    parts = response.json()["components"]
+    assert set(parts) == {"knowledge", "rasa", "actions", "tracker_store", "lock_store"}
+    assert all(part["ok"] for part in parts.values()), parts
+    assert parts["tracker_store"]["state"] == "sqlite" and "memory" in parts["lock_store"]["state"]

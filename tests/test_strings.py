@@ -7,6 +7,7 @@ knowledge loader's do; `make check-knowledge` also grades the strings' sentences
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -345,12 +346,16 @@ def test_check_knowledge_names_a_broken_strings_file(fixture_topics_checked: Non
 @pytest.fixture(scope="module")
 def web_client(tmp_path_factory):
     """The web app (Sanic's test client) with a knowledge file it cannot read: /config.json answers 503."""
+    from servers.health import Backends
+    from servers.stack import free_port
     from servers.web import create_app
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("KNOWLEDGE_FILE", str(tmp_path_factory.mktemp("none") / "missing.yml"))
+        patch.setenv("STRINGS_FILE", str(FIXTURE_STRINGS))
         strings.settings.current.cache_clear()
-        app = create_app("http://127.0.0.1:5005", allowed_origins=["https://www.clinic.example"])
+        backends = Backends(rasa=(f"http://127.0.0.1:{free_port()}",), actions=f"http://127.0.0.1:{free_port()}")
+        app = create_app(allowed_origins=["https://www.clinic.example"], backends=backends)
         strings.settings.current.cache_clear()
         yield app.test_client
 
@@ -371,3 +376,31 @@ def test_without_its_files_the_web_server_tells_the_pages_nothing(web_client) ->
     assert set(reply.json) == {"error"}
     _, page = web_client.get("/widget.js", headers={"Origin": "https://www.clinic.example"})
     assert page.status == 200 and "Access-Control-Allow-Origin" not in page.headers
+
+
+def test_health_is_503_naming_each_part_that_is_down(web_client) -> None:
+    """Nothing listens at the Rasa and action addresses, and the knowledge file is missing."""
+    _, reply = web_client.get("/health")
+    assert reply.status == 503 and reply.json["status"] == "unavailable"
+    parts = reply.json["components"]
+    assert {name: part["ok"] for name, part in parts.items()} == {
+        "knowledge": False,
+        "rasa": False,
+        "actions": False,
+        "lock_store": True,
+    }
+    assert "127.0.0.1" not in reply.body.decode()
+
+
+def test_offline_words_are_served_as_a_script_even_without_the_knowledge_file(web_client) -> None:
+    _, reply = web_client.get("/offline.js")
+    assert reply.status == 200 and reply.headers["Content-Type"].startswith("text/javascript")
+    prefix = "window.NeedlewiseOffline = "
+    body = reply.body.decode()
+    assert body.startswith(prefix)
+    assert json.loads(body[len(prefix) :].rstrip().rstrip(";")) == load_strings(FIXTURE_STRINGS).group("offline", {})
+
+
+def test_with_nowhere_to_forward_a_turn_the_web_server_says_so(web_client) -> None:
+    _, reply = web_client.post("/webhooks/rest/webhook", json={"sender": "abc", "message": "hi"})
+    assert reply.status == 502 and set(reply.json) == {"error"}

@@ -8,6 +8,9 @@ the page makes; at the end of the test every one of them must have gone to this 
 from __future__ import annotations
 
 import contextlib
+import functools
+import http.server
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List
@@ -159,3 +162,24 @@ def describe(violations: list) -> str:
         lines.append(f"[{violation['impact']}] {violation['id']}: {violation['help']}")
         lines.extend(f"    {' '.join(node['target'])}: {node.get('failureSummary', '')}" for node in violation["nodes"])
     return "\n".join(lines)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # the test's output stays readable
+        pass
+
+
+@contextlib.contextmanager
+def another_site(directory: Path, origin: str = "http://127.0.0.1:0"):
+    """A clinic's own web site: a tiny web server for `directory` on another port of this machine
+    (another origin); `origin` picks the port (the stack's `clinic_site` is allowed to embed)."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", urlsplit(origin).port or 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import http.server
 import json
 import re
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
@@ -16,10 +12,11 @@ import requests
 from playwright.sync_api import Page, expect
 
 from needlewise.settings import ROOT
-from tests.web.conftest import ask, open_chat, screenshot, session_value, words
+from tests.web.conftest import STACK_CLINIC, another_site, ask, open_chat, screenshot, session_value, words
 
 STORAGE_KEY = "needlewise.widget.v1"
 LAUNCHER = words("widget", "launcher")
+STACK_CLINIC_NAME = STACK_CLINIC.name
 QUESTION = words("widget", "question_label")
 
 
@@ -306,60 +303,79 @@ def test_a_late_reply_stays_out_of_a_new_conversation(page: Page, web_url, bot_u
 # --- a page that cannot read the clinic's settings --------------------------------------------------
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:  # the test's output stays readable
-        pass
-
-
-@contextlib.contextmanager
-def another_site(directory: Path):
-    """A clinic's own web site: a tiny web server for `directory`, on another port of this machine."""
-    handler = functools.partial(_QuietHandler, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
 #: What a page must never show when it has not been told: the emergency numbers of the shipped and the
 #: fixture clinic, the numbers the widget once fell back on, and a made-up clinic name.
 NEVER_SHOWN = re.compile(r"\b(911|988|112|116 123)\b|\bthe clinic\b", re.I)
 
 
+def clinic_page(directory: Path, tag: str) -> None:
+    """The demo clinic page as a clinic's own site would have it, with `tag` as the widget's script tag."""
+    html = (ROOT / "bot" / "web" / "index.html").read_text(encoding="utf-8")
+    old_tag = '<script src="/widget.js" data-server="" defer></script>'
+    assert html.count(old_tag) == 1
+    (directory / "index.html").write_text(html.replace(old_tag, tag), encoding="utf-8")
+
+
+def test_the_widget_on_the_clinics_own_site_talks_to_needlewise_on_another_origin(
+    page: Page, stack, web_url, recorder, tmp_path: Path, stack_kb
+):
+    """The clinic's site (stack.clinic_site, in CORS_ORIGINS) embeds the widget from Needlewise's web
+    server (another port: another origin). The widget reads the clinic's settings and sends turns there."""
+    clinic_page(tmp_path, f'<script src="{web_url}/widget.js" data-server="" defer></script>')
+    posts = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    with another_site(tmp_path, stack.clinic_site) as site:
+        assert site == stack.clinic_site
+        page.goto(f"{site}/index.html")
+        page.get_by_role("button", name=LAUNCHER, exact=True).click()
+        expect(page.get_by_role("dialog")).to_be_visible()
+        expect(page.get_by_text(STACK_CLINIC_NAME, exact=True)).to_be_visible()
+        ask(page, "what is dry needling?")
+        answer = stack_kb.fill(stack_kb.entry("what_is_dry_needling").answer)
+        expect(log(page).get_by_text(answer)).to_be_visible()
+    assert posts == [f"{web_url}/webhooks/rest/webhook"]  # Needlewise's own origin, no internal address
+    assert not any(":" + str(stack.config.rasa_port) in url for url in recorder.requests)
+
+
 @pytest.mark.parametrize("where", ["cross-origin", "dead-server"])
-def test_a_widget_that_cannot_read_the_clinic_settings_shows_nothing(
+def test_a_widget_that_cannot_read_the_clinic_settings_says_only_what_it_was_told(
     page: Page, web_url, recorder, tmp_path: Path, where: str
 ):
-    """The demo page served by another site. `cross-origin`: the widget comes from the real web server,
-    whose /config.json that site may not read. `dead-server`: the site has copies of the widget's files
-    but no /config.json, and the bot's address is dead. Either way: no launcher, no panel, no number."""
-    html = (ROOT / "bot" / "web" / "index.html").read_text(encoding="utf-8")
+    """The demo page served by a site that is not allowed to embed it. `cross-origin`: the widget comes
+    from the real web server, whose /config.json that site may not read: the widget says it cannot
+    connect, in the strings file's `offline` words (/offline.js), and nothing else. `dead-server`: the
+    site has copies of the widget's files and the bot's address is dead: nothing at all is shown."""
     if where == "cross-origin":
         tag = f'<script src="{web_url}/widget.js" data-server="" defer></script>'
     else:
         for name in ("widget.js", "widget.css", "needlewise-client.js"):
             shutil.copy(ROOT / "bot" / "web" / name, tmp_path / name)
         tag = '<script src="/widget.js" data-server="http://127.0.0.1:9" data-open="true" defer></script>'
-    old_tag = '<script src="/widget.js" data-server="" defer></script>'
-    assert html.count(old_tag) == 1
-    (tmp_path / "index.html").write_text(html.replace(old_tag, tag), encoding="utf-8")
+    clinic_page(tmp_path, tag)
 
     with another_site(tmp_path) as site:
         with page.expect_event("requestfinished", lambda r: r.url.endswith("/needlewise-client.js")):
             page.goto(f"{site}/index.html")
         page.wait_for_load_state("networkidle")
         page.wait_for_timeout(500)
-    assert any(url.endswith("/config.json") for url in recorder.requests), "the widget asked for the settings"
-    assert page.evaluate("window.__needlewiseWidgetLoaded") is True, "the widget ran"
-    assert page.evaluate("typeof window.NeedlewiseClient") == "object"
-    expect(page.locator(".nw-root")).to_have_count(0)
-    expect(page.get_by_role("button", name=LAUNCHER)).to_have_count(0)
-    expect(page.get_by_role("dialog")).to_have_count(0)
-    shown = page.locator("body").inner_text()
+        assert any(url.endswith("/config.json") for url in recorder.requests), "the widget asked for the settings"
+        assert page.evaluate("window.__needlewiseWidgetLoaded") is True, "the widget ran"
+        assert page.evaluate("typeof window.NeedlewiseClient") == "object"
+        expect(page.get_by_role("button", name=LAUNCHER)).to_have_count(0)
+        if where == "cross-origin":
+            offline = page.get_by_role("button", name=words("offline", "launcher"), exact=True)
+            offline.click()
+            dialog = page.get_by_role("dialog")
+            expect(dialog.get_by_text(words("offline", "cannot_connect"), exact=True)).to_be_visible()
+            expect(dialog.get_by_text(words("offline", "emergency"), exact=True)).to_be_visible()
+            expect(dialog.get_by_role("textbox")).to_have_count(0)  # no chat it cannot run
+            screenshot(page, "widget-cannot-connect")
+            dialog.get_by_role("button", name=words("offline", "close"), exact=True).click()
+            expect(offline).to_be_focused()
+        else:
+            expect(page.locator(".nw-root")).to_have_count(0)
+            expect(page.get_by_role("dialog")).to_have_count(0)
+        shown = page.locator("body").inner_text()
     assert not NEVER_SHOWN.search(shown), shown
     assert not NEVER_SHOWN.search(page.content())
+    assert STACK_CLINIC_NAME not in shown
