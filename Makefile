@@ -43,7 +43,7 @@ RASA_FILES  := $(CONFIG) bot/topics.yml $(shell find $(DOMAIN) $(DATA) -name '*.
 STAMP       := $(VENV)/.installed
 PY_CODE     := needlewise actions rasa_addons servers tools tests
 
-.PHONY: help setup system-deps topics run cluster test lint validate unit integration browser train test-stories check-knowledge eval eval-rest tune-fallback purge soak bench clean
+.PHONY: help setup system-deps topics run cluster test lint validate unit integration browser train test-stories check-knowledge eval eval-rest tune-fallback purge backup restore soak bench clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -71,7 +71,7 @@ setup: $(STAMP) $(SPACY_DIR)/meta.json $(ENCODER_DIR)/meta.json ## Create .venv,
 
 # The Debian packages the test suite starts (chromium, postgresql): installed when missing, with sudo
 # if needed; without the rights to install, it names the command to run and stops.
-system-deps: ## Install the Debian packages the tests need (chromium, postgresql), if missing
+system-deps: ## Install the Debian packages the tests and `make cluster` need (chromium, postgresql, redis-server, nginx, npm), if missing
 	bash scripts/system_deps.sh
 
 # --- the model: trained only when config, domain or data changed -------------------------------
@@ -147,6 +147,12 @@ soak: setup $(MODEL) ## 10,000 turns from 50 patients: no errors, nothing crosse
 
 purge: $(STAMP) ## Delete conversations past their retention (RETENTION_DAYS)
 	$(PY) -m tools.purge
+
+backup: $(STAMP) ## Back up the conversations into var/backups/ (files 0600); deletes backups over 7 days old
+	$(PY) -m tools.backup
+
+restore: $(STAMP) ## Put a backup back, replacing the conversations: make restore BACKUP=var/backups/<file>
+	$(PY) -m tools.backup --restore "$(BACKUP)"
 
 clean: ## Remove the trained model, built pipeline and results (keeps .venv)
 	rm -rf $(MODEL_DIR) build $(RESULTS) .pytest_cache .ruff_cache .rasa/cache

@@ -13,11 +13,20 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import List, Optional
 
 DATABASE = "needlewise"
+
+
+def shared_temp_folder(prefix: str) -> Path:
+    """A new folder under /tmp itself that PostgreSQL (run as `postgres` when we are root) and nginx's
+    workers can enter: pytest's own temporary folders are private to the user who runs the tests."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    os.chmod(folder, 0o755)  # noqa: S103 - others may enter; what is inside keeps its own modes
+    return folder
 
 
 class ServiceError(RuntimeError):

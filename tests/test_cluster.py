@@ -8,7 +8,6 @@ import hashlib
 import os
 import shutil
 import signal
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -22,6 +21,7 @@ import sqlalchemy as sa
 
 from needlewise.dialogue import DURATION_BY_CATEGORY, DURATION_FOLLOWUPS
 from servers.cluster import Cluster, ClusterConfig
+from servers.services import shared_temp_folder
 from servers.web import security_headers
 from tests.conftest import contract_customs, new_sender, one_custom, stack_env
 
@@ -39,9 +39,7 @@ QUESTIONS = [
 
 @pytest.fixture(scope="module")
 def cluster(model_path: Path):
-    # under /tmp itself: PostgreSQL runs as `postgres`, which cannot enter pytest's private folders
-    folder = Path(tempfile.mkdtemp(prefix="needlewise-cluster-"))
-    os.chmod(folder, 0o755)
+    folder = shared_temp_folder("needlewise-cluster-")
     config = ClusterConfig.free(
         folder,
         instances=2,

@@ -3,10 +3,8 @@ in front of the real test stack: HTTPS with a certificate, and the per-address r
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,15 +13,14 @@ import pytest
 import requests
 
 from servers.nginx import HSTS, Nginx, NginxConfig, default_worker_user, render
+from servers.services import shared_temp_folder
 from servers.stack import free_port
 from servers.web import security_headers
 
 
 @pytest.fixture
 def folder():
-    # under /tmp itself, readable: nginx's workers (www-data when we are root) use its temp folders
-    path = Path(tempfile.mkdtemp(prefix="needlewise-nginx-"))
-    os.chmod(path, 0o755)
+    path = shared_temp_folder("needlewise-nginx-")  # nginx's workers (www-data when we are root) enter it
     yield path
     shutil.rmtree(path, ignore_errors=True)
 

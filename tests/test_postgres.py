@@ -2,66 +2,25 @@
 
 from __future__ import annotations
 
-import glob
-import os
 import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
 
+from servers.services import LocalPostgres, shared_temp_folder
 from servers.stack import Stack, StackConfig, free_port
 from tests.conftest import contract_customs, leaks, new_sender, stack_env, turn
 
 
-def _pg_bin(name: str) -> str:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    if not found:
-        pytest.fail("PostgreSQL is not installed: run scripts/system_deps.sh (Debian package postgresql).")
-    return found[-1]
-
-
-def _as_postgres(args: list) -> list:
-    """PostgreSQL refuses to run as root; as root, run it as the `postgres` user."""
-    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
-
-
 @pytest.fixture(scope="module")
 def postgres_url():
-    # under /tmp itself: pytest's own tmp folders are private to root, which `postgres` cannot enter
-    base = Path(tempfile.mkdtemp(prefix="needlewise-pg-"))
-    data = base / "data"
-    data.mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(base, "postgres")
-        shutil.chown(data, "postgres")
-    port = free_port()
-    subprocess.run(
-        _as_postgres([_pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]),
-        check=True,
-        capture_output=True,
-    )
-    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"
-    # -l: the server writes its log to a file, so it holds none of our pipes open
-    subprocess.run(
-        _as_postgres(
-            [_pg_bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "server.log"), "-w", "start"]
-        ),
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        timeout=60,
-    )
+    """A real PostgreSQL (Debian's package) with its data in a fresh folder, for the module."""
+    base = shared_temp_folder("needlewise-pg-")
+    server = LocalPostgres(base, free_port())
     try:
-        subprocess.run(
-            _as_postgres([_pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "needlewise"]),
-            check=True,
-            capture_output=True,
-        )
-        yield f"postgresql://postgres@127.0.0.1:{port}/needlewise"
+        yield server.start()
     finally:
-        subprocess.run(_as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "stop"]), capture_output=True)
+        server.stop()
         shutil.rmtree(base, ignore_errors=True)
 
 

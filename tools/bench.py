@@ -3,8 +3,10 @@
 Both bots run on the same servers, domain, rules, actions and data; only `config.yml` differs
 (ours, or `bench/default_config.yml`: what `rasa init` ships). For each: training time, time
 from start to ready, resident memory, held-out NLU accuracy, and latency and throughput with
-1, 10 and 50 simulated patients (tools/load.py). Writes `results/bench.json` and
-`results/bench.png`, prints the ratios and checks the targets.
+1, 10 and 50 simulated patients (tools/load.py). Then the cluster (`make cluster`: PostgreSQL,
+Redis, nginx) at 50 patients with 1 and with 2 Rasa servers, and with 2 servers whose tracker
+cache is off. Writes `results/bench.json` and `results/bench.png`, prints the ratios and checks
+the targets. `--cluster-only` measures the cluster alone and adds it to an existing bench.json.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,11 +25,16 @@ from typing import Dict, List
 
 from needlewise import settings
 from needlewise.knowledge import load_topic_spec
+from servers.cluster import Cluster, ClusterConfig
+from servers.services import shared_temp_folder
 from servers.stack import ROOT, VENV_BIN, Stack, StackConfig
 from tools import evaluate
 from tools.load import LOAD_ENV, memory_mb, run_load
 
 LEVELS = (1, 10, 50)
+CLUSTER_PATIENTS = 50
+#: (label, Rasa servers, tracker cache on)
+CLUSTER_RUNS = (("1 instance", 1, True), ("2 instances", 2, True), ("2 instances, no tracker cache", 2, False))
 TARGETS = {
     "throughput_ratio_at_50_min": 5.0,
     "p95_ms_at_10_max": 150.0,
@@ -149,6 +157,36 @@ def _measure(label: str, spec: Dict[str, Path], seconds_per_level: float, databa
     return {"ready_seconds": ready, "levels": levels, "memory_mb": memory}
 
 
+def measure_cluster(seconds: float) -> dict:
+    """Throughput and latency at 50 patients through nginx, for each of CLUSTER_RUNS, one after another."""
+    runs = {}
+    for label, instances, cache in CLUSTER_RUNS:
+        folder = shared_temp_folder("needlewise-bench-cluster-")
+        model = CONFIGS["needlewise"]["model"]
+        config = ClusterConfig.free(folder, instances=instances, model=model, extra_env=LOAD_ENV)
+        config.tracker_cache = cache
+        cluster = Cluster(config)
+        try:
+            ready = round(cluster.start(), 1)
+            asyncio.run(run_load(config.public_url, CLUSTER_PATIENTS, seconds=3, progress=False))  # warm up
+            result = asyncio.run(run_load(config.public_url, CLUSTER_PATIENTS, seconds=seconds)).summary()
+        finally:
+            cluster.stop()
+            shutil.rmtree(folder, ignore_errors=True)
+        result.update({"instances": instances, "tracker_cache": cache, "ready_seconds": ready})
+        runs[label] = result
+        print(f"cluster, {label}: {result['throughput_per_s']} turns/s, p95 {result['p95_ms']} ms", flush=True)
+    one, two = runs["1 instance"], runs["2 instances"]
+    return {
+        "patients": CLUSTER_PATIENTS,
+        "runs": runs,
+        "two_over_one": round(two["throughput_per_s"] / one["throughput_per_s"], 2),
+        "cache_on_over_off": round(
+            two["throughput_per_s"] / runs["2 instances, no tracker cache"]["throughput_per_s"], 2
+        ),
+    }
+
+
 def accuracy(model: Path) -> dict:
     results = asyncio.run(evaluate.predict(model, evaluate.load_examples(evaluate.HELDOUT)))
     return evaluate.score(results, load_topic_spec())["metrics"]
@@ -158,13 +196,15 @@ def level(report: dict, concurrency: int) -> dict:
     return next(item for item in report["levels"] if item["concurrency"] == concurrency)
 
 
-def plot(reports: Dict[str, dict], path: Path) -> None:
+def plot(reports: Dict[str, dict], path: Path, cluster: Dict | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, (latency, throughput) = plt.subplots(1, 2, figsize=(11, 4.2))
+    panels = 3 if cluster else 2
+    figure, axes_row = plt.subplots(1, panels, figsize=(5.5 * panels, 4.2))
+    latency, throughput = axes_row[0], axes_row[1]
     for label, style in (("needlewise", "-"), ("default", "--")):
         rows = reports[label]["levels"]
         xs = [r["concurrency"] for r in rows]
@@ -179,6 +219,13 @@ def plot(reports: Dict[str, dict], path: Path) -> None:
         axes.set_xticks(list(LEVELS), [str(x) for x in LEVELS])
         axes.grid(True, which="both", alpha=0.3)
         axes.legend(fontsize=8)
+    if cluster:
+        bars = axes_row[2]
+        labels = list(cluster["runs"])
+        bars.bar(range(len(labels)), [cluster["runs"][k]["throughput_per_s"] for k in labels], color="#2a6f97")
+        bars.set_xticks(range(len(labels)), [k.replace(", ", ",\n") for k in labels], fontsize=8)
+        bars.set(ylabel="turns per second", title=f"make cluster behind nginx, {cluster['patients']} patients")
+        bars.grid(True, axis="y", alpha=0.3)
     figure.suptitle("Needlewise vs Rasa's starter configuration, same data, REST channel, 2 cores")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
@@ -188,10 +235,13 @@ def main(argv: List[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=15.0, help="seconds of load at each level")
     parser.add_argument("--out", type=Path, default=ROOT / "results")
+    parser.add_argument("--cluster-only", action="store_true", help="measure the cluster, add it to bench.json")
     args = parser.parse_args(argv)
     from rasa.utils.log_utils import configure_structlog
 
     configure_structlog(30)  # warnings only: no per-message lines with patients' words
+    if args.cluster_only:
+        return cluster_only(args.out, args.seconds)
     reports: Dict[str, dict] = {}
     for label, spec in CONFIGS.items():
         train_seconds = training_seconds(label, spec)
@@ -216,10 +266,12 @@ def main(argv: List[str] | None = None) -> int:
             ours["heldout"][measure] > default["heldout"][measure] for measure in ("intent_accuracy", "topic_accuracy")
         ),
     }
+    cluster = measure_cluster(args.seconds)
     summary = {"reports": reports, "ratios": ratios, "targets": TARGETS, "checks": checks, "cores": os.cpu_count()}
+    summary.update({"cluster": cluster, "date": time.strftime("%Y-%m-%d")})
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "bench.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    plot(reports, args.out / "bench.png")
+    plot(reports, args.out / "bench.png", cluster)
 
     print("\n| measure | Needlewise | Rasa starter config | ratio |")
     print("| --- | --- | --- | --- |")
@@ -247,8 +299,30 @@ def main(argv: List[str] | None = None) -> int:
     print()
     for name, ok in checks.items():
         print(f"  [{'pass' if ok else 'FAIL'}] {name}")
+    print_cluster(cluster)
     print(f"\nResults: {args.out / 'bench.json'}, {args.out / 'bench.png'}")
     return 0 if all(checks.values()) else 1
+
+
+def print_cluster(cluster: dict) -> None:
+    print(f"\n| make cluster, {cluster['patients']} patients, through nginx | turns/s | p50 / p95 ms | errors |")
+    print("| --- | --- | --- | --- |")
+    for label, run in cluster["runs"].items():
+        print(f"| {label} | {run['throughput_per_s']} | {run['p50_ms']} / {run['p95_ms']} | {run['errors']} |")
+    print(f"2 instances / 1: {cluster['two_over_one']}x; tracker cache on / off: {cluster['cache_on_over_off']}x")
+
+
+def cluster_only(out: Path, seconds: float) -> int:
+    cluster = measure_cluster(seconds)
+    path = out / "bench.json"
+    summary = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    summary.update({"cluster": cluster, "cluster_date": time.strftime("%Y-%m-%d"), "cores": os.cpu_count()})
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    if "reports" in summary:
+        plot(summary["reports"], out / "bench.png", cluster)
+    print_cluster(cluster)
+    return 0 if all(run["errors"] == 0 for run in cluster["runs"].values()) else 1
 
 
 if __name__ == "__main__":
