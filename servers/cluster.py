@@ -14,19 +14,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import signal
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import List, Optional
 
 from needlewise import settings
 from needlewise.settings import ROOT
-from servers.nginx import Nginx, NginxConfig, default_worker_user
+from servers.nginx import Nginx, NginxConfig
 from servers.services import LocalPostgres, LocalRedis, ServiceError
-from servers.stack import Stack, StackConfig, free_port, http_ok, purge_now
+from servers.stack import Stack, StackConfig, free_port, http_ok, run_in_foreground
 
 CLUSTER_DIR = ROOT / "var" / "cluster"
 logger = logging.getLogger("needlewise.cluster")
@@ -85,6 +83,16 @@ class Cluster:
         self.stack: Optional[Stack] = None
         self.nginx: Optional[Nginx] = None
 
+    def start_and_wait(self) -> float:
+        """Starts everything and waits until /health answers 200; returns the seconds it took."""
+        try:
+            return self.start()
+        except ServiceError as error:
+            raise RuntimeError(str(error)) from None
+
+    def fatal(self) -> Optional[str]:
+        return None  # every part is started again if it stops
+
     def start(self) -> float:
         """Starts everything and waits until /health answers 200; returns the seconds it took."""
         started = time.monotonic()
@@ -100,23 +108,15 @@ class Cluster:
         self.stack = Stack(stack_config, restartable=tuple(stack_config.server_names()))
         self.stack.start()
         self.stack.wait_ready()
-        values = stack_config.values()
-        nginx_config = NginxConfig(
-            listen_host=self.config.listen_host,
-            public_port=self.config.public_port,
-            rasa_ports=tuple(stack_config.rasa_ports.values()),
-            web_port=stack_config.web_port,
-            forwarded_secret=stack_config.environment()["FORWARDED_SECRET"],
-            folder=self.config.folder / "nginx",
-            public_url=values.public_url,
-            frame_ancestors=values.frame_ancestors,
-            rate_per_client=values.rate_limit_per_client,
-            turn_timeout_seconds=values.turn_timeout_seconds,
-            worker_user=default_worker_user(),
-            tls_cert_file=values.tls_cert_file,
-            tls_key_file=values.tls_key_file,
+        nginx_config = NginxConfig.from_settings(
+            self.config.folder / "nginx",
+            tuple(stack_config.rasa_ports.values()),
+            stack_config.web_port,
+            stack_config.environment()["FORWARDED_SECRET"],
+            values=stack_config.values(),
         )
-        self.nginx = Nginx(nginx_config)
+        where = {"listen_host": self.config.listen_host, "public_port": self.config.public_port}
+        self.nginx = Nginx(replace(nginx_config, **where))
         self.nginx.start()
         deadline = time.monotonic() + 30
         while not http_ok(f"{self.config.public_url}/health"):
@@ -155,50 +155,21 @@ class Cluster:
 
 
 def run_foreground(config: ClusterConfig) -> int:
-    cluster = Cluster(config)
-    stopping = False
+    def ready(waited: float) -> str:
+        url = config.public_url
+        return (
+            f"\nNeedlewise is ready ({waited:.1f} s), behind nginx on {url}\n"
+            f"  Clinic page with the chat widget: {url}/\n"
+            f"  Front-desk kiosk:                 {url}/kiosk.html\n"
+            f"  Health of every part:             {url}/health\n"
+            f"  REST channel:                     POST {url}/webhooks/rest/webhook\n"
+            f"  Data and logs:                    {config.folder}\n"
+            "Press Ctrl-C to stop.\n"
+        )
 
-    def stop(_signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
     instances = len(config.stack.rasa_ports)
-    print(f"Starting Needlewise: PostgreSQL, Redis, actions, {instances} Rasa servers, web and nginx ...", flush=True)
-    try:
-        waited = cluster.start()
-    except (RuntimeError, TimeoutError, FileNotFoundError, ServiceError) as error:
-        print(f"Needlewise could not start: {error}", file=sys.stderr)
-        cluster.stop()
-        return 1
-    url = config.public_url
-    print(
-        f"\nNeedlewise is ready ({waited:.1f} s), behind nginx on {url}\n"
-        f"  Clinic page with the chat widget: {url}/\n"
-        f"  Front-desk kiosk:                 {url}/kiosk.html\n"
-        f"  Health of every part:             {url}/health\n"
-        f"  REST channel:                     POST {url}/webhooks/rest/webhook\n"
-        f"  Data and logs:                    {config.folder}\n"
-        "Press Ctrl-C to stop.\n",
-        flush=True,
-    )
-    purge_interval = config.stack.values().purge_interval_minutes * 60
-    next_purge, parent = time.monotonic(), os.getppid()
-    try:
-        while not stopping:
-            if time.monotonic() >= next_purge:
-                next_purge = time.monotonic() + purge_interval
-                purge_now(config.stack)
-            if os.getppid() != parent:
-                print("The command that started Needlewise has stopped; stopping too.", flush=True)
-                break
-            cluster.supervise_once()
-            time.sleep(0.5)
-    finally:
-        print("Stopping Needlewise ...", flush=True)
-        cluster.stop()
-    return 0
+    starting = f"Starting Needlewise: PostgreSQL, Redis, actions, {instances} Rasa servers, web and nginx ..."
+    return run_in_foreground(Cluster(config), config.stack, starting, ready)
 
 
 def main() -> int:

@@ -56,8 +56,15 @@ class NginxConfig:
         return self.tls_cert_file is not None and self.tls_key_file is not None
 
     @classmethod
-    def from_settings(cls, folder: Path, rasa_ports: Sequence[int], web_port: int, forwarded_secret: str):
-        values = settings.current()
+    def from_settings(
+        cls,
+        folder: Path,
+        rasa_ports: Sequence[int],
+        web_port: int,
+        forwarded_secret: str,
+        values: Optional[settings.Settings] = None,
+    ) -> NginxConfig:
+        values = values or settings.current()
         return cls(
             listen_host=values.bind_host,
             public_port=values.public_port,

@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Protocol, Tuple
 
 from needlewise import settings
 from needlewise.settings import ROOT
@@ -278,10 +278,21 @@ class Stack:
                 restarted.append(name)
         return restarted
 
+    def start_and_wait(self) -> float:
+        self.start()
+        return self.wait_ready()
+
+    def fatal(self) -> Optional[str]:
+        """Why to stop: a Rasa server that stopped and is not restarted (`make run` has just one)."""
+        for name in self.config.rasa_ports:
+            process = self.processes.get(name)
+            if name not in self.restartable and process is not None and process.poll() is not None:
+                return f"The Rasa server stopped (exit code {process.returncode})."
+        return None
+
     def __enter__(self) -> Stack:
         try:
-            self.start()
-            self.wait_ready()
+            self.start_and_wait()
         except BaseException:
             self.stop()
             raise
@@ -305,34 +316,38 @@ def purge_now(config: StackConfig) -> None:
         logger.info("Purged %(conversations)d old conversations and %(kiosk)d kiosk conversations.", deleted)
 
 
-def run_foreground(config: StackConfig) -> int:
-    stack = Stack(config)
+class Foreground(Protocol):
+    """What `run_in_foreground` runs: a Stack or a Cluster."""
+
+    def start_and_wait(self) -> float: ...
+
+    def supervise_once(self) -> List[str]: ...
+
+    def fatal(self) -> Optional[str]: ...
+
+    def stop(self) -> None: ...
+
+
+def run_in_foreground(part: Foreground, config: StackConfig, starting: str, ready: Callable[[float], str]) -> int:
+    """Starts `part`, prints `ready`, purges old conversations every PURGE_INTERVAL_MINUTES, restarts
+    what stops, and stops everything on Ctrl-C, SIGTERM or when the command that started it ends."""
     purge_interval = config.values().purge_interval_minutes * 60
     stopping = False
 
-    def stop(signum: int, _frame: object) -> None:
+    def stop(_signum: int, _frame: object) -> None:
         nonlocal stopping
         stopping = True
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    print("Starting Needlewise: action server, Rasa server and web server ...", flush=True)
+    print(starting, flush=True)
     try:
-        stack.start()
-        waited = stack.wait_ready()
+        waited = part.start_and_wait()
     except (RuntimeError, TimeoutError, FileNotFoundError) as error:
         print(f"Needlewise could not start: {error}", file=sys.stderr)
-        stack.stop()
+        part.stop()
         return 1
-    print(
-        f"\nNeedlewise is ready ({waited:.1f} s).\n"
-        f"  Clinic page with the chat widget: {config.web_url}/\n"
-        + (f"  Front-desk kiosk:                 {config.web_url}/kiosk.html\n" if KIOSK.exists() else "")
-        + f"  Rasa REST channel:                POST {config.rasa_url}/webhooks/rest/webhook\n"
-        f"  Action server:                    {config.actions_url}/health\n"
-        "Press Ctrl-C to stop.\n",
-        flush=True,
-    )
+    print(ready(waited), flush=True)
     parent = os.getppid()
     next_purge = time.monotonic()
     try:
@@ -343,16 +358,32 @@ def run_foreground(config: StackConfig) -> int:
             if os.getppid() != parent:
                 print("The command that started Needlewise has stopped; stopping too.", flush=True)
                 break
-            rasa = stack.processes.get("rasa")
-            if rasa is not None and rasa.poll() is not None:
-                print(f"The Rasa server stopped (exit code {rasa.returncode}).", file=sys.stderr)
+            failure = part.fatal()
+            if failure:
+                print(failure, file=sys.stderr)
                 return 1
-            stack.supervise_once()
+            part.supervise_once()
             time.sleep(0.5)
     finally:
         print("Stopping Needlewise ...", flush=True)
-        stack.stop()
+        part.stop()
     return 0
+
+
+def run_foreground(config: StackConfig) -> int:
+    def ready(waited: float) -> str:
+        return (
+            f"\nNeedlewise is ready ({waited:.1f} s).\n"
+            f"  Clinic page with the chat widget: {config.web_url}/\n"
+            + (f"  Front-desk kiosk:                 {config.web_url}/kiosk.html\n" if KIOSK.exists() else "")
+            + f"  Health of every part:             {config.web_url}/health\n"
+            f"  Rasa REST channel:                POST {config.rasa_url}/webhooks/rest/webhook\n"
+            f"  Action server:                    {config.actions_url}/health\n"
+            "Press Ctrl-C to stop.\n"
+        )
+
+    starting = "Starting Needlewise: action server, Rasa server and web server ..."
+    return run_in_foreground(Stack(config), config, starting, ready)
 
 
 def main() -> int:
