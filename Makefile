@@ -148,7 +148,7 @@ soak: setup $(MODEL) ## 10,000 turns from 50 patients: no errors, nothing crosse
 purge: $(STAMP) ## Delete conversations past their retention (RETENTION_DAYS)
 	$(PY) -m tools.purge
 
-backup: $(STAMP) ## Back up the conversations into var/backups/ (files 0600); deletes backups over 7 days old
+backup: $(STAMP) ## Back up the conversations into var/backups/ (files 0600); deletes those older than BACKUP_KEEP_DAYS
 	$(PY) -m tools.backup
 
 restore: $(STAMP) ## Put a backup back, replacing the conversations: make restore BACKUP=var/backups/<file>

@@ -167,7 +167,8 @@ SETTINGS: Tuple[Setting, ...] = (
         "CORS_ORIGINS",
         _words,
         (),
-        "space-separated origins allowed to call Rasa from a browser (the clinic's website)",
+        "space-separated origins (the clinic's website) whose pages may embed the widget: read /config.json and "
+        "/topics.json and send turns",
         shown_default="the web server's own origin",
     ),
     Setting(
@@ -194,6 +195,27 @@ SETTINGS: Tuple[Setting, ...] = (
     ),
     Setting("PUBLIC_PORT", int, 8000, "the port nginx listens on in `make cluster`, the one entry point"),
     Setting("RASA_INSTANCES", _positive, 2, "how many Rasa servers `make cluster` starts behind nginx"),
+    Setting(
+        "INTERNAL_HOST",
+        str,
+        "127.0.0.1",
+        "the address `make cluster`'s Rasa and web servers listen on: 127.0.0.1, or this machine's private "
+        "network address when another machine's nginx sends turns here (REMOTE_RASA_SERVERS there)",
+    ),
+    Setting(
+        "REMOTE_RASA_SERVERS",
+        _words,
+        (),
+        "space-separated `host:port` of Rasa servers on other machines that nginx also sends turns to (they "
+        "must share TRACKER_STORE_URL, LOCK_STORE_URL, PAYLOAD_SECRET and FORWARDED_SECRET)",
+        shown_default="none",
+    ),
+    Setting(
+        "BACKUP_KEEP_DAYS",
+        float,
+        7.0,
+        "backups in `var/backups/` older than this are deleted after each `make backup`",
+    ),
     Setting(
         "LOCK_STORE_URL",
         str,
@@ -264,6 +286,9 @@ class Settings:
     public_url: str
     public_port: int
     rasa_instances: int
+    internal_host: str
+    remote_rasa_servers: Tuple[str, ...]
+    backup_keep_days: float
     lock_store_url: str
     tls_cert_file: Optional[Path]
     tls_key_file: Optional[Path]

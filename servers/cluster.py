@@ -4,8 +4,11 @@ In the foreground (Ctrl-C stops everything), in this order:
 - PostgreSQL, the tracker store every Rasa server shares (data in `var/cluster/postgres`);
 - Redis, the lock store and the shared rate limits (`var/cluster/redis`, nothing saved);
 - the action server; `RASA_INSTANCES` Rasa servers (ports RASA_PORT, RASA_PORT + 1, ...); the web
-  server (all on 127.0.0.1 only);
+  server (on INTERNAL_HOST, 127.0.0.1 by default);
 - nginx on `PUBLIC_PORT`, the one entry point (servers/nginx.py), on BIND_HOST.
+With TRACKER_STORE_URL or LOCK_STORE_URL set (a PostgreSQL and a Redis that several machines
+share), those are used and not started here; REMOTE_RASA_SERVERS adds other machines' Rasa
+servers to nginx's.
 A server that stops is started again, Rasa servers included: the others answer meanwhile.
 The tests and `make bench` use `Cluster` to start the same on free ports.
 """
@@ -47,7 +50,7 @@ class ClusterConfig:
     def from_settings(cls) -> ClusterConfig:
         values = settings.current()
         stack = StackConfig.from_settings(values)
-        stack.host = "127.0.0.1"  # only nginx faces the network
+        stack.host = values.internal_host  # 127.0.0.1 unless other machines' nginx sends turns here
         stack.extra_rasa_ports = tuple(values.rasa_port + n for n in range(1, values.rasa_instances))
         return cls(
             public_port=values.public_port,
@@ -96,8 +99,12 @@ class Cluster:
     def start(self) -> float:
         """Starts everything and waits until /health answers 200; returns the seconds it took."""
         started = time.monotonic()
-        tracker_store_url = self.postgres.start()
-        lock_store_url = self.redis.start()
+        values = self.config.stack.values()
+        # a TRACKER_STORE_URL or LOCK_STORE_URL of its own (shared by several machines) is used as
+        # it is; otherwise this machine starts its own PostgreSQL and Redis
+        own_store = values.tracker_store_url == settings.BY_NAME["TRACKER_STORE_URL"].default
+        tracker_store_url = self.postgres.start() if own_store else values.tracker_store_url
+        lock_store_url = values.lock_store_url or self.redis.start()
         stack_config = self.config.stack
         stack_config.extra_env = {
             **stack_config.extra_env,
@@ -119,7 +126,8 @@ class Cluster:
         self.nginx = Nginx(replace(nginx_config, **where))
         self.nginx.start()
         deadline = time.monotonic() + 30
-        while not http_ok(f"{self.config.public_url}/health"):
+        # on this machine only: a clinic's certificate names its host, not 127.0.0.1
+        while not http_ok(f"{self.config.public_url}/health", check_certificate=False):
             if self.nginx.process.poll() is not None:
                 raise RuntimeError(f"nginx stopped (exit code {self.nginx.process.returncode}).")
             if time.monotonic() > deadline:
@@ -128,7 +136,7 @@ class Cluster:
         return time.monotonic() - started
 
     def stop(self) -> None:
-        for part in (self.nginx, self.stack, self.redis, self.postgres):
+        for part in (self.nginx, self.stack, self.redis, self.postgres):  # each stops only what it started
             if part is not None:
                 with contextlib.suppress(Exception):
                     part.stop()

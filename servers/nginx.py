@@ -22,7 +22,7 @@ import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 from needlewise import settings
 from servers.web import WEB_DIR, security_headers
@@ -38,7 +38,7 @@ TEMP_FOLDERS = ("body", "proxy", "fastcgi", "uwsgi", "scgi")
 class NginxConfig:
     listen_host: str
     public_port: int
-    rasa_ports: Sequence[int]
+    rasa_ports: Sequence[int]  # this machine's Rasa servers (127.0.0.1)
     web_port: int
     forwarded_secret: str
     folder: Path  # its pid file, logs and temporary files
@@ -50,6 +50,12 @@ class NginxConfig:
     worker_user: Optional[str] = None  # when started as root: the user its workers run as
     tls_cert_file: Optional[Path] = None  # with tls_key_file: HTTPS on public_port, and HSTS
     tls_key_file: Optional[Path] = None
+    remote_rasa_servers: Sequence[str] = ()  # `host:port` of Rasa servers on other machines
+    local_host: str = "127.0.0.1"  # where this machine's Rasa and web servers listen (INTERNAL_HOST)
+
+    @property
+    def rasa_servers(self) -> Tuple[str, ...]:
+        return (*(f"{self.local_host}:{port}" for port in self.rasa_ports), *self.remote_rasa_servers)
 
     @property
     def tls(self) -> bool:
@@ -79,6 +85,8 @@ class NginxConfig:
             worker_user=default_worker_user(),
             tls_cert_file=values.tls_cert_file,
             tls_key_file=values.tls_key_file,
+            remote_rasa_servers=values.remote_rasa_servers,
+            local_host=values.internal_host,
         )
 
 
@@ -114,7 +122,7 @@ def render(config: NginxConfig) -> str:
             "        ssl_protocols TLSv1.2 TLSv1.3;\n        ssl_prefer_server_ciphers off;\n"
             "        ssl_session_cache shared:needlewise_tls:10m;\n        ssl_session_timeout 1d"
         )
-    rasa = "".join(f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=5s;\n" for port in config.rasa_ports)
+    rasa = "".join(f"        server {server} max_fails=1 fail_timeout=5s;\n" for server in config.rasa_servers)
     limit_zone = limit = ""
     if config.rate_per_client > 0:
         zone = "zone=needlewise_clients"
@@ -172,7 +180,7 @@ http {{
         hash $remote_addr consistent;
 {rasa}    }}
     upstream needlewise_web {{
-        server 127.0.0.1:{config.web_port};
+        server {config.local_host}:{config.web_port};
         keepalive 8;
     }}
 

@@ -58,6 +58,7 @@ class LocalPostgres:
         self.base, self.port = Path(base), port
         self.data = self.base / "data"
         self.as_root = os.geteuid() == 0
+        self.started = False
 
     @property
     def url(self) -> str:
@@ -89,6 +90,7 @@ class LocalPostgres:
         )
         if done.returncode != 0:
             raise ServiceError(f"PostgreSQL did not start on port {self.port}: see {self.base / 'server.log'}")
+        self.started = True
         created = self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", DATABASE)
         if created.returncode != 0 and "already exists" not in created.stderr:
             self.stop()
@@ -96,8 +98,9 @@ class LocalPostgres:
         return self.url
 
     def stop(self) -> None:
-        if (self.data / "postmaster.pid").exists():
+        if self.started and (self.data / "postmaster.pid").exists():
             self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", timeout=60)
+        self.started = False
 
 
 class LocalRedis:

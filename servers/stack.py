@@ -13,6 +13,7 @@ import os
 import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -39,9 +40,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def http_ok(url: str, timeout: float = 2.0) -> bool:
+def http_ok(url: str, timeout: float = 2.0, check_certificate: bool = True) -> bool:
+    """True if `url` answers 2xx. `check_certificate=False` only for this machine's own HTTPS."""
+    context = None if check_certificate else ssl._create_unverified_context()  # noqa: S323 - loopback only
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - our own loopback URLs
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as response:  # noqa: S310 - our own URLs
             return 200 <= response.status < 300
     except (urllib.error.URLError, OSError, ValueError):
         return False
@@ -154,6 +157,7 @@ class StackConfig:
                 "--port",
                 str(self.web_port),
                 *[arg for url in self.rasa_urls() for arg in ("--rasa", url)],
+                *[arg for server in self.values().remote_rasa_servers for arg in ("--rasa", f"http://{server}")],
                 "--actions",
                 self.actions_url,
             ],

@@ -163,7 +163,20 @@ def test_backups_older_than_the_kept_days_are_deleted(tmp_path):
     assert sorted(backup_tool.prune(folder, keep_days=7, now=NOW)) == sorted(old)
     assert sorted(folder.iterdir()) == sorted(kept)
     assert backup_tool.prune(folder, keep_days=7, now=NOW) == []
-    assert backup_tool.KEEP_DAYS == 7
+
+
+def test_backups_are_kept_for_the_days_the_setting_says(tmp_path, monkeypatch):
+    from needlewise import settings
+
+    stamp = time.strftime(backup_tool.STAMP_FORMAT, time.gmtime(NOW - 3 * DAY))
+    three_days_old = tmp_path / f"needlewise-{stamp}.dump"
+    three_days_old.write_bytes(b"x")
+    monkeypatch.setenv("BACKUP_KEEP_DAYS", "4")
+    settings.current.cache_clear()
+    assert backup_tool.prune(tmp_path, now=NOW) == []
+    monkeypatch.setenv("BACKUP_KEEP_DAYS", "2")
+    settings.current.cache_clear()
+    assert backup_tool.prune(tmp_path, now=NOW) == [three_days_old]
 
 
 def test_two_backups_in_one_second_both_stay(tmp_path, monkeypatch):

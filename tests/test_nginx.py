@@ -68,6 +68,10 @@ def test_the_configuration_follows_the_settings(folder):
     assert "rate=120r/m" in plain and "limit_req_status 429" in plain
     assert 'Forwarded "for=$needlewise_for;secret=s3cret"' in plain
     assert "$remote_addr" not in plain.split("log_format needlewise", 1)[1].split(";", 1)[0]  # no address logged
+    machines = {"local_host": "10.0.0.5", "remote_rasa_servers": ("10.0.0.6:5005",)}
+    spread = render(config_for(folder, rasa_ports=(5101,), **machines))
+    assert "server 10.0.0.5:5101 max_fails" in spread and "server 10.0.0.6:5005 max_fails" in spread
+    assert "server 10.0.0.5:8080;" in spread  # the web server, where this machine's servers listen
     unlimited = render(config_for(folder, rate_per_client=0))
     assert "limit_req" not in unlimited
     public = render(config_for(folder, public_url="https://chat.clinic.example"))

@@ -11,7 +11,7 @@ backup (safe while the servers write) into `var/backups/conversations-<UTC time>
 same way. Both work while Needlewise runs (PostgreSQL must be running: `make cluster` starts it).
 
 Backups hold patients' (redacted) conversations: the folder is made 0700 and every file 0600, and
-after each backup the ones older than KEEP_DAYS are deleted. After a restore the conversations
+after each backup the ones older than BACKUP_KEEP_DAYS are deleted. After a restore the conversations
 past their retention (RETENTION_DAYS, KIOSK_RETENTION_MINUTES) are deleted at once, so an older
 backup brings back nothing the purge had already deleted. A PostgreSQL password reaches pg_dump
 and pg_restore in their environment (PGPASSWORD), never on a command line.
@@ -40,12 +40,10 @@ from needlewise import settings
 from needlewise.settings import ROOT
 
 BACKUP_DIR = ROOT / "var" / "backups"
-#: Backups older than this are deleted after each new backup (a BACKUP_KEEP_DAYS setting would set it).
-KEEP_DAYS = 7.0
 #: The PostgreSQL folder of `make cluster` (servers/cluster.py's CLUSTER_DIR / "postgres").
 CLUSTER_POSTGRES = ROOT / "var" / "cluster" / "postgres"
 #: needlewise-20261129T023000Z.dump, conversations-20261129T023000Z.db (a -2 suffix when two share a second)
-BACKUP_NAME = re.compile(r"^(?:needlewise|conversations)-(\d{8}T\d{6}Z)(?:-\d+)?\.(?:dump|db)$")
+BACKUP_NAME = re.compile(r"^(?:needlewise|conversations)-(\d{8}T\d{6}Z)(?:-(\d+))?\.(?:dump|db)$")
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 PG_MAGIC = b"PGDMP"
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -175,10 +173,11 @@ def backup(url: str, folder: Path = BACKUP_DIR, now: Optional[float] = None) -> 
     return _backup_sqlite(parsed, Path(folder), now)
 
 
-def prune(folder: Path = BACKUP_DIR, keep_days: float = KEEP_DAYS, now: Optional[float] = None) -> List[Path]:
+def prune(folder: Path = BACKUP_DIR, keep_days: Optional[float] = None, now: Optional[float] = None) -> List[Path]:
     """Deletes the backups (by the time in their name) older than `keep_days`; returns those deleted.
     Files not named like a backup are left alone."""
     now = time.time() if now is None else now
+    keep_days = settings.current().backup_keep_days if keep_days is None else keep_days
     deleted = []
     for path in sorted(Path(folder).glob("*")) if Path(folder).is_dir() else []:
         match = BACKUP_NAME.match(path.name)
@@ -194,7 +193,12 @@ def prune(folder: Path = BACKUP_DIR, keep_days: float = KEEP_DAYS, now: Optional
 def backups(folder: Path = BACKUP_DIR) -> List[Path]:
     """The backups in `folder`, oldest first."""
     found = [p for p in Path(folder).glob("*") if BACKUP_NAME.match(p.name)] if Path(folder).is_dir() else []
-    return sorted(found, key=lambda p: BACKUP_NAME.match(p.name).group(1))
+
+    def taken(path: Path) -> Tuple[str, int]:
+        match = BACKUP_NAME.match(path.name)
+        return match.group(1), int(match.group(2) or 1)
+
+    return sorted(found, key=taken)
 
 
 # --- restoring ----------------------------------------------------------------------------------
@@ -244,7 +248,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.backup", description=__doc__.split("\n\n")[0])
     parser.add_argument("--restore", metavar="FILE", help="put this backup back instead of making one")
     parser.add_argument("--dir", type=Path, default=BACKUP_DIR, help="the backups' folder (default var/backups)")
-    parser.add_argument("--keep-days", type=float, default=KEEP_DAYS, help="delete backups older than this")
+    parser.add_argument("--keep-days", type=float, default=settings.current().backup_keep_days)
     parser.add_argument("--url", help="the tracker store (default: the one Needlewise uses)")
     args = parser.parse_args(argv)
     try:
