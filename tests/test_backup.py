@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from needlewise import settings
 from needlewise.settings import ROOT
 from tests.test_postgres import postgres_url  # noqa: F401 - the fixture: a real PostgreSQL for this module
+from tests.test_retention import save_conversation as save
 from tools import backup as backup_tool
 
 NOW = time.time()
@@ -29,17 +30,6 @@ def use_store(monkeypatch, url: str):
     from rasa_addons.tracker_store import NeedlewiseTrackerStore
 
     return NeedlewiseTrackerStore()
-
-
-async def save(store, sender: str, timestamps: list) -> None:
-    from rasa.shared.core.events import BotUttered, UserUttered
-    from rasa.shared.core.trackers import DialogueStateTracker
-
-    events = []
-    for stamp in timestamps:
-        events.append(UserUttered("what is dry needling?", {"name": "what_is_dry_needling"}, timestamp=stamp))
-        events.append(BotUttered("Dry needling is ...", timestamp=stamp + 0.5))
-    await store.save(DialogueStateTracker.from_events(sender, events))
 
 
 def rows(url: str) -> list:
