@@ -43,7 +43,7 @@ RASA_FILES  := $(CONFIG) bot/topics.yml $(shell find $(DOMAIN) $(DATA) -name '*.
 STAMP       := $(VENV)/.installed
 PY_CODE     := needlewise actions rasa_addons servers tools tests
 
-.PHONY: help setup system-deps topics run cluster test lint validate unit integration browser train test-stories check-knowledge eval eval-rest tune-fallback purge backup restore soak bench clean
+.PHONY: help setup system-deps topics run cluster test lint validate unit integration browser train test-stories check-knowledge eval eval-rest tune-fallback purge report backup restore soak bench clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -147,6 +147,9 @@ soak: setup $(MODEL) ## 10,000 turns from 50 patients: no errors, nothing crosse
 
 purge: $(STAMP) ## Delete conversations past their retention (RETENTION_DAYS)
 	$(PY) -m tools.purge
+
+report: $(STAMP) ## The staff report from the conversations (RANGE_DAYS, REPORT_MIN_COUNT): results/report/index.html, report.json, CSVs
+	$(PY) -m tools.report
 
 backup: $(STAMP) ## Back up the conversations into var/backups/ (files 0600); deletes those older than BACKUP_KEEP_DAYS
 	$(PY) -m tools.backup

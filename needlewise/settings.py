@@ -210,6 +210,21 @@ SETTINGS: Tuple[Setting, ...] = (
         "must share TRACKER_STORE_URL, LOCK_STORE_URL, PAYLOAD_SECRET and FORWARDED_SECRET)",
         shown_default="none",
     ),
+    Setting("RANGE_DAYS", float, 30.0, "the days `make report` and the staff page cover, up to today"),
+    Setting(
+        "REPORT_MIN_COUNT",
+        _positive,
+        2,
+        "an unanswered question is shown in the staff report only if at least this many conversations asked it",
+    ),
+    Setting(
+        "STAFF_TOKEN",
+        str,
+        "",
+        "the token staff give to see the report at `/staff/` (sent as `Authorization: Bearer`); use a long "
+        "random value",
+        shown_default="unset: `/staff/` is off",
+    ),
     Setting(
         "BACKUP_KEEP_DAYS",
         float,
@@ -288,6 +303,9 @@ class Settings:
     rasa_instances: int
     internal_host: str
     remote_rasa_servers: Tuple[str, ...]
+    range_days: float
+    report_min_count: int
+    staff_token: str
     backup_keep_days: float
     lock_store_url: str
     tls_cert_file: Optional[Path]

@@ -204,6 +204,13 @@ http {{
             proxy_set_header Host $host;
             proxy_set_header Forwarded "{forwarded}";
         }}
+        # the staff report: the web server asks for the staff token; never cached
+        location ^~ /staff/ {{
+{web_headers}            proxy_pass http://needlewise_web;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+        }}
         location /webhooks/ {{
 {headers}{limit}            proxy_pass http://needlewise_rasa;
             proxy_http_version 1.1;

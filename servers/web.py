@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hmac
 import json
 import logging
 from pathlib import Path
@@ -38,6 +39,14 @@ from needlewise.strings import PAGE_GROUPS, StringsStore, UiStrings
 from servers.health import Backends, Health
 
 WEB_DIR = ROOT / "bot" / "web"
+#: The staff page (servers/staff/): never under bot/web, never linked from a patient's page.
+STAFF_DIR = ROOT / "servers" / "staff"
+STAFF_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "Cache-Control": "no-store",
+    "X-Robots-Tag": "noindex",
+}
 PERMISSIONS = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
 #: What a widget embedded on the clinic's own website reads from here (with CORS for CORS_ORIGINS).
 SHARED_JSON = ("/config.json", "/topics.json")
@@ -219,6 +228,65 @@ def create_app(
     async def rest_preflight(request: Request, route: str) -> HTTPResponse:
         return response.empty(status=204 if route in REST_ROUTES else 404)
 
+    staff_token = settings.current().staff_token
+
+    def staff_allowed(request: Request) -> bool:
+        given = request.headers.get("authorization", "")
+        scheme, _, value = given.partition(" ")
+        return bool(staff_token) and scheme.lower() == "bearer" and hmac.compare_digest(value.strip(), staff_token)
+
+    async def staff_report() -> Dict[str, Any]:
+        from needlewise.report import build
+
+        values = settings.current()
+        kb = store.get()
+        url = backends.tracker_store_url or values.tracker_store_url
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, lambda: build(url, kb, values.range_days, values.report_min_count))
+
+    async def staff_file(name: str) -> HTTPResponse:
+        if not staff_token:
+            return response.json({"error": "The staff page is off (no STAFF_TOKEN)."}, status=404)
+        return await response.file(STAFF_DIR / name)
+
+    @app.get("/staff", strict_slashes=True)
+    async def staff_redirect(_request: Request) -> HTTPResponse:
+        return response.redirect("/staff/")
+
+    @app.get("/staff/", strict_slashes=True)
+    async def staff_index(_request: Request) -> HTTPResponse:
+        return await staff_file("index.html")
+
+    @app.get("/staff/staff.js")
+    async def staff_script(_request: Request) -> HTTPResponse:
+        return await staff_file("staff.js")
+
+    @app.get("/staff/staff.css")
+    async def staff_style(_request: Request) -> HTTPResponse:
+        return await staff_file("staff.css")
+
+    async def staff_report_reply(request: Request, kind: str) -> HTTPResponse:
+        if not staff_allowed(request):
+            challenge = {"WWW-Authenticate": 'Bearer realm="needlewise-staff"'}
+            return response.json({"error": "A valid staff token is needed."}, status=401, headers=challenge)
+        try:
+            report = await staff_report()
+        except KnowledgeFileError:
+            return response.json({"error": "The knowledge file cannot be read."}, status=503)
+        if kind == "json":
+            return response.json(report)
+        from needlewise.report_html import render
+
+        return response.html(render(report))
+
+    @app.get("/staff/report.html")
+    async def staff_report_html(request: Request) -> HTTPResponse:
+        return await staff_report_reply(request, "html")
+
+    @app.get("/staff/report.json")
+    async def staff_report_json(request: Request) -> HTTPResponse:
+        return await staff_report_reply(request, "json")
+
     @app.get("/")
     async def index(_request: Request) -> HTTPResponse:
         return await response.file(directory / "index.html")
@@ -227,8 +295,9 @@ def create_app(
 
     @app.on_response
     async def add_headers(request: Request, reply: HTTPResponse) -> None:
-        for name, value in headers.items():
-            reply.headers.setdefault(name, value)
+        own = STAFF_HEADERS if request.path.startswith("/staff/") else {}
+        for name, value in {**headers, **own}.items():
+            reply.headers[name] = value if name in own else reply.headers.get(name, value)
         cross_origin = request.path in SHARED_JSON or request.path.startswith("/webhooks/rest/")
         if cross_origin:
             reply.headers["Vary"] = "Origin"

@@ -47,6 +47,9 @@ def stack_env(**values: str) -> Dict[str, str]:
     return {"CLINIC_FILE": str(FIXTURE_CLINIC), "STRINGS_FILE": str(FIXTURE_STRINGS), **values}
 
 
+#: The staff token of the test stacks (STAFF_TOKEN): the staff report at /staff/.
+STAFF_TOKEN = "staff-token-for-tests-0123456789"
+
 #: Fixtures that start or load the real thing: a test that uses one is in the integration tier.
 REAL_PARTS = {"stack", "model_path", "agent", "postgres_url", "cluster", "redis_url"}
 WEB_TESTS = ROOT / "tests" / "web"
@@ -118,7 +121,9 @@ def stack(model_path: Path, tmp_path_factory):
         model=model_path,
         log_dir=ROOT / "results" / "logs",
         # the whole suite shares 127.0.0.1: a higher per-address limit keeps the suite from tripping it
-        extra_env=stack_env(TRACKER_STORE_URL=f"sqlite:///{database}", RATE_LIMIT_PER_CLIENT="5000"),
+        extra_env=stack_env(
+            TRACKER_STORE_URL=f"sqlite:///{database}", RATE_LIMIT_PER_CLIENT="5000", STAFF_TOKEN=STAFF_TOKEN
+        ),
     )
     clinic_site = f"http://127.0.0.1:{free_port()}"
     config.extra_env["CORS_ORIGINS"] = f"{config.web_url} {clinic_site}"

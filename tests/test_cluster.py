@@ -23,7 +23,7 @@ from needlewise.dialogue import DURATION_BY_CATEGORY, DURATION_FOLLOWUPS
 from servers.cluster import Cluster, ClusterConfig
 from servers.services import shared_temp_folder
 from servers.web import security_headers
-from tests.conftest import contract_customs, new_sender, one_custom, stack_env
+from tests.conftest import STAFF_TOKEN, contract_customs, new_sender, one_custom, stack_env
 
 PATIENTS = 50
 TURNS_EACH = 3
@@ -46,7 +46,7 @@ def cluster(model_path: Path):
         model=model_path,
         log_dir=folder / "logs",
         # one test client sends for 50 patients: the per-address limit stays on, but high
-        extra_env=stack_env(RATE_LIMIT_PER_CLIENT="100000", RATE_LIMIT_PER_SENDER="1000"),
+        extra_env=stack_env(RATE_LIMIT_PER_CLIENT="100000", RATE_LIMIT_PER_SENDER="1000", STAFF_TOKEN=STAFF_TOKEN),
     )
     with Cluster(config) as running:
         yield running
@@ -128,6 +128,15 @@ def test_nginx_serves_the_pages_with_the_security_headers(cluster, path):
             continue
         assert response.headers.get(name) == value, name
     assert response.headers.get("Server") == "nginx"  # no version
+
+
+def test_the_staff_report_through_nginx_needs_its_token_and_reads_postgresql(cluster):
+    url = f"{cluster.config.public_url}/staff/report.json"
+    assert requests.get(url, timeout=30).status_code == 401
+    reply = requests.get(url, headers={"Authorization": f"Bearer {STAFF_TOKEN}"}, timeout=60)
+    assert reply.status_code == 200 and reply.headers["Cache-Control"] == "no-store"
+    assert reply.json()["range_days"] == 30
+    assert requests.get(f"{cluster.config.public_url}/staff/", timeout=30).status_code == 200
 
 
 def test_nginx_serves_nothing_outside_bot_web(cluster):

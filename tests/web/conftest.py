@@ -133,10 +133,10 @@ def ask(page: Page, text: str) -> None:
     box.press("Enter")
 
 
-def screenshot(page: Page, name: str) -> Path:
+def screenshot(page: Page, name: str, full_page: bool = False) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path))
+    page.screenshot(path=str(path), full_page=full_page)
     return path
 
 
