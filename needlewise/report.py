@@ -33,7 +33,7 @@ from needlewise.retention import KIOSK_PREFIX, engine_for
 UNANSWERED_KINDS = ("fallback", "out_of_scope")
 SURFACES = ("widget", "kiosk")
 #: near-duplicates: questions whose words overlap at least this much (Jaccard) are one group
-SIMILAR = 0.6
+SIMILAR = 0.75
 REVIEW_AGE_DAYS = 365
 STOP_WORDS = frozenset(
     [
@@ -204,9 +204,21 @@ def _rows(
             yield row[0], row[1], row[2], row[3]
 
 
+def first_day(now: float, range_days: float) -> dt.date:
+    """The report covers whole UTC days: today and the days before it, RANGE_DAYS in all."""
+    today = dt.datetime.fromtimestamp(now, dt.timezone.utc).date()
+    return today - dt.timedelta(days=max(0, int(range_days) - 1))
+
+
+def range_start(now: float, range_days: float) -> float:
+    """The first second the report reads: midnight UTC of its first day."""
+    start = first_day(now, range_days)
+    return dt.datetime(start.year, start.month, start.day, tzinfo=dt.timezone.utc).timestamp()
+
+
 def count_rows(url: str, range_days: float, now: Optional[float] = None) -> int:
     """How many rows `build` will read (for a progress bar)."""
-    since = (time.time() if now is None else now) - range_days * 86400
+    since = range_start(time.time() if now is None else now, range_days)
     engine = engine_for(url)
     try:
         if not sa.inspect(engine).has_table("events"):
@@ -228,7 +240,7 @@ def build(
 ) -> Dict[str, Any]:
     """The report as a dict (what report.json holds)."""
     now = time.time() if now is None else now
-    since = now - range_days * 86400
+    since = range_start(now, range_days)
     engine = engine_for(url)
     daily: Dict[str, Counter] = defaultdict(Counter)
     conversations_by_day: Dict[Tuple[str, str], Set[str]] = defaultdict(set)
@@ -290,7 +302,7 @@ def _assemble(
     conversations: Set[str],
 ) -> Dict[str, Any]:
     today = dt.datetime.fromtimestamp(now, dt.timezone.utc).date()
-    first = today - dt.timedelta(days=max(0, int(range_days) - 1))
+    first = first_day(now, range_days)
     days = [(first + dt.timedelta(days=n)).isoformat() for n in range((today - first).days + 1)]
     columns = ("widget_conversations", "widget_turns", "kiosk_conversations", "kiosk_turns", "urgent", "handoff")
     per_day = [{"date": day, **{c: daily.get(day, Counter())[c] for c in columns}} for day in days]

@@ -105,6 +105,8 @@ def test_make_report_counts_what_was_sent(filled, tmp_path):
     today = time.strftime("%Y-%m-%d", time.gmtime())
     day = next(d for d in report["daily"] if d["date"] == today)
     assert day["widget_turns"] + day["kiosk_turns"] == sent["turns"]
+    assert sum(d["widget_turns"] + d["kiosk_turns"] for d in report["daily"]) == totals["turns"]  # every turn a day
+    assert len(report["daily"]) == 30 and report["daily"][-1]["date"] == today
     with (out / "daily.csv").open(encoding="utf-8") as handle:
         assert sum(int(r["widget_turns"]) + int(r["kiosk_turns"]) for r in csv.DictReader(handle)) == sent["turns"]
 

@@ -13,12 +13,14 @@ the conversations are at the kiosk.
 Then it times what `make report` does: `count_rows`, `build` over 365 days, and writing the
 files (tools/report.py) into a temporary folder; checks that the report counted exactly the
 turns, conversations and replies it generated; and writes `results/bench_report.json`.
-Exit status 1 if a count is wrong or the report took longer than TARGET_SECONDS.
+Exit status 1 if a count is wrong or the report took longer than TARGET_SECONDS. Before timing,
+the database file is dropped from the operating system's page cache, as after a restart
+(`--warm` leaves it there).
 
 SQLite only: it is what a single clinic runs (PostgreSQL is the cluster's store, where the same
 query runs on the database server).
 
-    python -m tools.bench_report [--turns N] [--keep DB_PATH]
+    python -m tools.bench_report [--turns N] [--keep DB_PATH] [--warm]
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import platform
 import random
 import re
@@ -40,6 +43,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set,
 
 from needlewise import replies, settings
 from needlewise.knowledge import KnowledgeBase
+from needlewise.report import range_start as report_range_start
 from needlewise.retention import KIOSK_PREFIX
 
 TARGET_SECONDS = 60.0
@@ -48,21 +52,22 @@ RANGE_DAYS = 365
 DAY = 86_400.0
 OUT = settings.ROOT / "results" / "bench_report.json"
 
-#: The share of each reply kind among the turns that are not feedback clicks (feedback follows an answer).
+#: The share of each reply kind, in % of all turns; the other 10 % are feedback clicks (FEEDBACK_AFTER_ANSWER).
 KIND_WEIGHTS = {
-    "answer": 70 / 0.9,
-    "fallback": 5 / 0.9,
-    "out_of_scope": 3 / 0.9,
-    "handoff": 2 / 0.9,
-    "urgent": 1 / 0.9,
-    "greeting": 3 / 0.9,
-    "chitchat": 2.5 / 0.9,
-    "goodbye": 2 / 0.9,
-    "menu": 1 / 0.9,
-    "refer_clinician": 0.5 / 0.9,
+    "answer": 70,
+    "fallback": 5,
+    "out_of_scope": 3,
+    "handoff": 2,
+    "urgent": 1,
+    "greeting": 3,
+    "chitchat": 2.5,
+    "goodbye": 2,
+    "menu": 1,
+    "refer_clinician": 0.5,
 }
-#: After an answer, how often the next turn is a "was this helpful?" click: 10 % of all turns.
-FEEDBACK_AFTER_ANSWER = 0.1 / 0.7
+#: After an answer, how often the next turn is a "was this helpful?" click: about 10 % of all turns (a
+#: conversation's first turn, and a turn after a click, cannot be one)
+FEEDBACK_AFTER_ANSWER = 0.18
 HELPFUL_SHARE = 0.8
 KIOSK_SHARE = 0.2
 #: answers asked by pressing a topic button (the stored text is the payload, `/topic`) rather than typed
@@ -423,11 +428,15 @@ class _Patients:
             for topic, title in ((t, kb.fill(kb.entry(t).title)) for t in self.topics)
         }
 
-    def start_time(self, since: float, until: float) -> float:
-        while True:
-            stamp = self.rng.uniform(since, until)
-            if self.rng.random() * 9 < HOUR_WEIGHTS[int(stamp % DAY // 3600)]:
-                return stamp
+    @staticmethod
+    def start_times(count: int, since: float, until: float, rng: random.Random) -> List[float]:
+        """When conversations start, in order: more in the clinic's hours (HOUR_WEIGHTS)."""
+        out = []
+        while len(out) < count:
+            stamp = rng.uniform(since, until)
+            if rng.random() * max(HOUR_WEIGHTS) < HOUR_WEIGHTS[int(stamp % DAY // 3600)]:
+                out.append(stamp)
+        return sorted(out)
 
     def conversation(self, turns: int, start: float, made: Generated) -> List[Row]:
         rng, rows = self.rng, self.rows
@@ -538,12 +547,13 @@ def generate(
         lengths.append(min(rng.choices(sizes, weights)[0], left))
         left -= lengths[-1]
     # inside the range with a margin either side: a conversation lasts at most 8 x 90 s
-    since, until = now - days * DAY + 600, now - 1200
-    starts = sorted(patients.start_time(since, until) for _ in lengths)
+    since, until = report_range_start(now, days) + 600, now - 1200
+    # a clock of its own: what the patients say does not depend on the time of day it runs
+    starts = _Patients.start_times(len(lengths), since, until, random.Random(seed + 1))  # noqa: S311 - as above
     made = Generated()
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        path.unlink()
+    for old in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        old.unlink(missing_ok=True)
     connection = sqlite3.connect(path)
     try:
         connection.execute("PRAGMA journal_mode=OFF")
@@ -571,6 +581,21 @@ def generate(
 # --- the benchmark ---------------------------------------------------------------------------------------
 
 
+def evict(path: Path) -> bool:
+    """Drops this one file from the operating system's page cache (as after a restart); False where it cannot."""
+    if not hasattr(os, "posix_fadvise"):
+        return False
+    for name in (path, path.with_name(path.name + "-wal")):
+        if name.exists():
+            descriptor = os.open(name, os.O_RDONLY)
+            try:
+                os.fsync(descriptor)  # only pages on disk can be dropped
+                os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(descriptor)
+    return True
+
+
 def check(report: Dict[str, Any], made: Generated) -> List[str]:
     """What the report counted differently from what was generated."""
     problems = []
@@ -587,7 +612,13 @@ def check(report: Dict[str, Any], made: Generated) -> List[str]:
 
 
 def run(
-    turns: int, keep: Optional[Path], out: Path, min_count: int, seed: int, kb: Optional[KnowledgeBase] = None
+    turns: int,
+    keep: Optional[Path],
+    out: Path,
+    min_count: int = 2,
+    seed: int = 2024,
+    kb: Optional[KnowledgeBase] = None,
+    cold: bool = True,
 ) -> Dict[str, Any]:
     """Generates, times the report, checks its counts, writes `out`; returns what it wrote."""
     from tqdm import tqdm
@@ -607,10 +638,10 @@ def run(
         size_mb = database.stat().st_size / 1e6
         print(
             f"Generated {made.turns:,} turns in {made.conversations:,} conversations ({made.events:,} events, "
-            f"{size_mb:,.0f} MB) in {seconds_generate:.1f} s: {database}",
-            file=sys.stderr,
+            f"{size_mb:,.0f} MB) in {seconds_generate:.1f} s: {database}"
         )
         url = f"sqlite:///{database}"
+        cache = "cold" if cold and evict(database) else "warm"
         started = time.monotonic()
         events = count_rows(url, RANGE_DAYS, now=now)
         seconds_count = time.monotonic() - started
@@ -635,6 +666,7 @@ def run(
         "seconds_write": round(seconds_total - seconds_count - seconds_build, 2),
         "seconds_total": round(seconds_total, 2),
         "target_seconds": TARGET_SECONDS,
+        "page_cache": cache,
         "report_turns": totals["turns"],
         "report_conversations": totals["conversations"],
         "unanswered_groups_shown": len(report["unanswered"]["shown"]),
@@ -646,7 +678,7 @@ def run(
         f"Read {events:,} events: the report counted {totals['turns']:,} turns in {totals['conversations']:,} "
         f"conversations (generated {made.turns:,} in {made.conversations:,}). count_rows {seconds_count:.1f} s, "
         f"build {seconds_build:.1f} s, files {result['seconds_write']:.1f} s: {seconds_total:.1f} s in all "
-        f"(target {TARGET_SECONDS:.0f} s)."
+        f"(target {TARGET_SECONDS:.0f} s; {'read from disk: cold cache' if cache == 'cold' else 'warm cache'})."
     )
     for problem in problems:
         print(f"WRONG COUNT: {problem}", file=sys.stderr)
@@ -663,10 +695,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--out", type=Path, default=OUT, help="the result file (default results/bench_report.json)")
     parser.add_argument("--min-count", type=int, default=settings.current().report_min_count)
     parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument(
+        "--warm", action="store_true", help="leave the database in the page cache (default: drop it first, as cold)"
+    )
     args = parser.parse_args(argv)
     if args.turns < 1:
         parser.error("--turns: 1 or more")
-    result = run(args.turns, args.keep.resolve() if args.keep else None, args.out, args.min_count, args.seed)
+    keep = args.keep.resolve() if args.keep else None
+    result = run(args.turns, keep, args.out, args.min_count, args.seed, cold=not args.warm)
     return 0 if result["passed"] else 1
 
 
