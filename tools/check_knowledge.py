@@ -27,6 +27,7 @@ from needlewise.knowledge import (
     load_topic_spec,
 )
 from needlewise.strings import DEFAULT_STRINGS_FILE, UiStrings, load_strings
+from needlewise.translations import compare, strings_file_of, translation_files
 from tools.readability import grade
 
 MAX_ANSWER_GRADE = 10.0
@@ -82,6 +83,32 @@ def strings_report(ui: UiStrings, kb: KnowledgeBase) -> list:
     return problems
 
 
+def translations_report(english: KnowledgeBase, knowledge: Path, clinic: Path, topics: dict, release: bool) -> list:
+    """Checks every translation beside the knowledge file (needlewise/translations.py); prints a line each
+    and returns the problems (with `release`, drafts and overdue approvals too)."""
+    problems: list = []
+    for language, path in translation_files(knowledge).items():
+        try:
+            other = load_knowledge(path, clinic, topics)
+            strings = load_strings(strings_file_of(path))
+        except KnowledgeFileError as error:
+            problems += error.problems
+            continue
+        except FileNotFoundError:
+            problems.append(Problem(str(strings_file_of(path)), "missing: each translation has its strings file"))
+            continue
+        own = compare(english, other)
+        if release:
+            own += other.release_problems()
+        problems += own
+        approved = sum(entry.review.approved for entry in other.entries.values())
+        print(
+            f"Translation {language}: {path} and {strings_file_of(path).name} (language {strings.language}): "
+            f"{len(other.entries)} entries, {approved} approved; {'faithful' if not own else f'{len(own)} problems'}"
+        )
+    return problems
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--knowledge", type=Path, default=DEFAULT_KNOWLEDGE_FILE)
@@ -108,6 +135,7 @@ def main(argv=None) -> int:
         return 1
     problems, _ = report(kb, topics)
     problems += strings_report(ui, kb)
+    problems += [str(p) for p in translations_report(kb, args.knowledge, args.clinic, topics, args.release)]
     approved = sum(entry.review.approved for entry in kb.entries.values())
     print(f"Approved by a clinician: {approved} of {len(kb.entries)} entries; drafts: {len(kb.entries) - approved}")
     if kb.warnings:
