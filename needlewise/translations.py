@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from needlewise.knowledge import KnowledgeBase, Problem
+from needlewise.strings import LANGUAGE_PATTERN
 
 NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
@@ -27,7 +28,8 @@ def translation_files(english: Path) -> Dict[str, Path]:
     """Language code -> knowledge file of each translation beside the English file `english`."""
     found = {}
     for path in sorted(Path(english).parent.glob("*.yml")):
-        if path == Path(english) or path.name.endswith(".strings.yml"):
+        # a translation is named by its language code (pt, ar, pt-BR); other files there are not
+        if path == Path(english) or path.name.endswith(".strings.yml") or not LANGUAGE_PATTERN.match(path.stem):
             continue
         found[path.stem] = path
     return found

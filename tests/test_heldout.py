@@ -38,8 +38,14 @@ def test_the_leak_check_finds_a_shared_example(tmp_path):
     assert set(by_text(held)) & set(by_text(train)) == {"is it safe"}
 
 
-def test_no_heldout_example_appears_in_the_training_data():
-    held = by_text(HELDOUT)
+#: every held-out set: English, and Portuguese and Arabic (written before any model of those languages)
+HELDOUT_SETS = sorted(HELDOUT.parent.glob("heldout*.yml"))
+
+
+@pytest.mark.parametrize("heldout", HELDOUT_SETS, ids=lambda p: p.name)
+def test_no_heldout_example_appears_in_the_training_data(heldout: Path):
+    assert HELDOUT in HELDOUT_SETS and len(HELDOUT_SETS) >= 3
+    held = by_text(heldout)
     trained = by_text(NLU_DATA)
     leaked = sorted(set(held) & set(trained))
     assert not leaked, (
@@ -47,8 +53,9 @@ def test_no_heldout_example_appears_in_the_training_data():
     )
 
 
-def test_the_heldout_set_has_no_example_twice():
-    twice = [text for text, intents in by_text(HELDOUT).items() if len(intents) > 1]
+@pytest.mark.parametrize("heldout", HELDOUT_SETS, ids=lambda p: p.name)
+def test_the_heldout_set_has_no_example_twice(heldout: Path):
+    twice = [text for text, intents in by_text(heldout).items() if len(intents) > 1]
     assert not twice, twice
 
 

@@ -40,6 +40,7 @@ def problems_of(folder: Path) -> list:
 
 def test_translations_are_found_beside_the_english_file(folder):
     translate(folder, TEXT)
+    shutil.copy(FIXTURE_CLINIC, folder / "clinic.yml")  # not a language: not a translation
     assert translation_files(folder / "en.yml") == {"pt": folder / "pt.yml"}
     assert strings_file_of(folder / "pt.yml") == folder / "pt.strings.yml"
 
