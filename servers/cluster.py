@@ -27,7 +27,7 @@ from needlewise import settings
 from needlewise.settings import ROOT
 from servers.nginx import Nginx, NginxConfig
 from servers.services import LocalPostgres, LocalRedis, ServiceError
-from servers.stack import Stack, StackConfig, free_port, http_ok, run_in_foreground
+from servers.stack import Stack, StackConfig, StartsAndStops, free_port, http_ok, run_in_foreground
 
 CLUSTER_DIR = ROOT / "var" / "cluster"
 logger = logging.getLogger("needlewise.cluster")
@@ -76,7 +76,7 @@ class ClusterConfig:
         return f"{scheme}://{host}:{self.public_port}"
 
 
-class Cluster:
+class Cluster(StartsAndStops):
     """The whole cluster as child processes. Use as a context manager, or start()/stop()."""
 
     def __init__(self, config: ClusterConfig) -> None:
@@ -149,17 +149,6 @@ class Cluster:
             self.nginx.start()
             restarted.append("nginx")
         return restarted
-
-    def __enter__(self) -> Cluster:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def run_foreground(config: ClusterConfig) -> int:

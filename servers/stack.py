@@ -203,7 +203,28 @@ class StackConfig:
         return ["actions", *self.rasa_ports, "web"]
 
 
-class Stack:
+class StartsAndStops:
+    """`with` for a Stack or a Cluster: started and ready inside, everything stopped after (or on failure)."""
+
+    def start_and_wait(self) -> float:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        try:
+            self.start_and_wait()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class Stack(StartsAndStops):
     """The three servers as child processes. Use as a context manager, or start()/stop()."""
 
     def __init__(self, config: StackConfig, restartable: Tuple[str, ...] = RESTARTABLE) -> None:
@@ -293,17 +314,6 @@ class Stack:
             if name not in self.restartable and process is not None and process.poll() is not None:
                 return f"The Rasa server stopped (exit code {process.returncode})."
         return None
-
-    def __enter__(self) -> Stack:
-        try:
-            self.start_and_wait()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def purge_now(config: StackConfig) -> None:
