@@ -38,6 +38,11 @@ WILDCARD_WIDTH = 4
 NOT_BEFORE = "_not_before"
 #: How many words before a match (other languages) are searched for `_not_before` cues.
 LANGUAGE_WINDOW = 3
+#: Keys, inside one language, for past/general/someone-else cues anywhere in the sentence, and
+#: for the "happening now" cues that overrule them ("desmaiei uma vez" vs "desmaiei agora").
+NOT_IN_SENTENCE = "_not_in_sentence"
+NOW = "_now"
+LANGUAGE_CUES = (NOT_BEFORE, NOT_IN_SENTENCE, NOW)
 #: In Arabic regexes `~` is a word start with any attached prefixes (و ف, then ب ل ك س, ال لل بال).
 ARABIC_WORD_START = (
     r"(?<!\w)(?:[\u0648\u0641])?"  # wa-, fa-
@@ -446,14 +451,18 @@ class RedFlagDetector:
         if ignore_patterns:
             self.ignore_matcher.add("ignore", ignore_patterns)
         self.speller = Speller(vocabulary, typo_allow)
-        self.languages: List[Tuple[str, str, re.Pattern, List[re.Pattern]]] = []
+        self.languages: List[Tuple[str, str, re.Pattern, Dict[str, List[re.Pattern]]]] = []
+        #: (past/general cues, now cues) for Arabic (True) and the Latin-script languages (False)
+        self.context_cues: Dict[bool, Tuple[List[re.Pattern], List[re.Pattern]]] = {True: ([], []), False: ([], [])}
         for code, spec in (languages or {}).items():
-            not_before = [re.compile(self._regex(code, r)) for r in spec.get(NOT_BEFORE, [])]
+            cues = {key: [re.compile(self._regex(code, r)) for r in spec.get(key) or []] for key in LANGUAGE_CUES}
+            self.context_cues[code == "ar"][0].extend(cues[NOT_IN_SENTENCE])
+            self.context_cues[code == "ar"][1].extend(cues[NOW])
             for category, regexes in spec.items():
-                if category == NOT_BEFORE or not regexes:
+                if category in LANGUAGE_CUES or not regexes:
                     continue
                 combined = "|".join(f"(?:{self._regex(code, r)})" for r in regexes)
-                self.languages.append((code, category, re.compile(combined), not_before))
+                self.languages.append((code, category, re.compile(combined), cues))
                 self.pattern_count += len(regexes)
 
     @staticmethod
@@ -513,15 +522,26 @@ class RedFlagDetector:
             if not sentence:
                 continue
             english = len(ENGLISH_MARKERS.intersection(re.findall(r"[a-z]+", sentence)))
-            for code, category, regex, not_before in self.languages:
+            # past/general context, per script: "meu avô teve um derrame" is past for Spanish too
+            context = {script: self._foreign_context(sentence, script) for script in (True, False)}
+            for code, category, regex, cues in self.languages:
                 if category in found or (code == "ar" and not arabic) or (code != "ar" and english >= 2):
+                    continue
+                if category != CRISIS and context[code == "ar"]:
                     continue
                 for match in regex.finditer(sentence):
                     if code != "ar" and english and match.group(0).strip() in self.speller.vocabulary:
                         continue  # an English word ("is vertigo a side effect?")
-                    if category == CRISIS or not self._foreign_negated(sentence[: match.start()], not_before):
+                    if category == CRISIS or not self._foreign_negated(sentence[: match.start()], cues[NOT_BEFORE]):
                         found[category] = RedFlag(category, match.group(0).strip(), sentence)
                         break
+
+    def _foreign_context(self, sentence: str, arabic: bool) -> bool:
+        """A past, general or someone else's sentence ("desmaiei uma vez anos atrás") in Arabic or
+        in the Latin-script languages, with no "happening now" cue ("agora", "desde", "الحين")
+        of those languages to overrule it."""
+        not_in_sentence, now = self.context_cues[arabic]
+        return any(c.search(sentence) for c in not_in_sentence) and not any(c.search(sentence) for c in now)
 
     @staticmethod
     def _foreign_negated(before: str, not_before: Sequence[re.Pattern]) -> bool:

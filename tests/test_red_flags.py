@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
+import pytest
+import yaml
+
+from needlewise.inputs import prepare
 from needlewise.red_flags import (
     RedFlag,
     RedFlagDetector,
@@ -472,3 +476,40 @@ def test_a_custom_language_section_works():
     detector = RedFlagDetector({}, languages={"pt": {"_not_before": [r"\bnao\b"], "chest_pain": [r"\bdor no peito\b"]}})
     assert [f.category for f in detector.detect("Estou com dor no peito")] == ["chest_pain"]
     assert detector.detect("Não tenho dor no peito") == []
+
+
+# --- Brazilian Portuguese and Arabic development cases (tests/red_flags/dev_pt_ar.yml) ---------------
+
+DEV_FILE = Path(__file__).parent / "red_flags" / "dev_pt_ar.yml"
+DEV = yaml.safe_load(DEV_FILE.read_text(encoding="utf-8"))
+DEV_URGENT = [(lang, text, category) for lang, cases in DEV.items() for text, category in cases["urgent"]]
+DEV_ORDINARY = [(lang, text) for lang, cases in DEV.items() for text in cases["ordinary"]]
+
+
+def test_the_dev_set_is_large_and_covers_every_category():
+    for lang, cases in DEV.items():
+        assert len(cases["urgent"]) >= 40 and len(cases["ordinary"]) >= 60, lang
+        assert {category for _, category in cases["urgent"]} == CATEGORIES, lang
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "category"),
+    DEV_URGENT,
+    ids=[f"{lang}-urgent-{category}-{i}" for i, (lang, _, category) in enumerate(DEV_URGENT)],
+)
+def test_dev_urgent_messages_fire(detector, lang, text, category):
+    """As the channel sees it: after `prepare` (cleaning, redaction)."""
+    assert category in [flag.category for flag in detector.detect(prepare(text).text)], text
+
+
+@pytest.mark.parametrize(
+    ("lang", "text"), DEV_ORDINARY, ids=[f"{lang}-ordinary-{i}" for i, (lang, _) in enumerate(DEV_ORDINARY)]
+)
+def test_dev_ordinary_messages_do_not_fire(detector, lang, text):
+    assert detector.detect(prepare(text).text) == [], text
+
+
+def test_foreign_past_context_is_overruled_by_a_now_cue(detector):
+    assert detector.detect("desmaiei uma vez no dentista anos atrás") == []
+    assert [f.category for f in detector.detect("desmaiei uma vez anos atrás e agora desmaiei de novo")] == ["fainting"]
+    assert detector.detect("كان عندي حرارة الأسبوع الماضي بس الحين تمام") == []
