@@ -21,7 +21,6 @@ import json
 import re
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 import sqlalchemy as sa
@@ -108,13 +107,6 @@ EVENTS = sa.table(
     sa.column("data"),
 )
 Progress = Callable[[int], None]
-
-
-@dataclass
-class _Turn:
-    day: str
-    surface: str
-    text: str
 
 
 def _normalise(text: str) -> Tuple[str, ...]:
@@ -250,7 +242,7 @@ def build(
     all_conversations: Set[str] = set()
     try:
         rows: Iterable = _rows(engine, since, progress) if sa.inspect(engine).has_table("events") else ()
-        pending: Optional[_Turn] = None
+        pending: Optional[str] = None  # the text of the user message whose reply comes next
         sender_before = None
         for sender, kind_of_row, stamp, data in rows:
             if sender != sender_before:
@@ -259,7 +251,7 @@ def build(
             day = dt.datetime.fromtimestamp(stamp, dt.timezone.utc).date().isoformat()
             if kind_of_row == "user":
                 surface = _surface(sender, event.get("metadata"))
-                pending = _Turn(day, surface, event.get("text") or "")
+                pending = (event.get("text") or "").strip()
                 daily[day][f"{surface}_turns"] += 1
                 conversations_by_day[(day, surface)].add(sender)
                 all_conversations.add(sender)
@@ -277,8 +269,8 @@ def build(
                 asked[custom["topic"]] += 1
             elif kind == "feedback" and custom.get("about"):
                 (helpful if custom.get("helpful") else not_helpful)[custom["about"]] += 1
-            elif kind in UNANSWERED_KINDS and turn is not None and turn.text.strip() and turn.text[0] != "/":
-                groups.add(redact(turn.text.strip()), sender)  # typed questions: a button press has no words
+            elif kind in UNANSWERED_KINDS and turn and not turn.startswith("/"):
+                groups.add(redact(turn), sender)  # typed questions: a button press has no words
     finally:
         engine.dispose()
     for (day, surface), senders in conversations_by_day.items():

@@ -40,21 +40,20 @@ class Health:
         self._engine: Any = None
         self._redis: Any = None
 
-    def checks(self) -> Dict[str, Check]:
+    def checks(self, session: aiohttp.ClientSession) -> Dict[str, Check]:
         checks: Dict[str, Check] = {"knowledge": self.knowledge}
         for number, url in enumerate(self.backends.rasa, start=1):
             name = "rasa" if len(self.backends.rasa) == 1 else f"rasa-{number}"
-            checks[name] = self._http(f"{url}/webhooks/rest/")
+            checks[name] = self._http(session, f"{url}/webhooks/rest/")
         if self.backends.actions:
-            checks["actions"] = self._http(f"{self.backends.actions}/health")
+            checks["actions"] = self._http(session, f"{self.backends.actions}/health")
         if self.backends.tracker_store_url:
             checks["tracker_store"] = self.tracker_store
         checks["lock_store"] = self.lock_store
         return checks
 
     async def report(self, session: aiohttp.ClientSession) -> Tuple[bool, Dict[str, Any]]:
-        self._session = session
-        checks = self.checks()
+        checks = self.checks(session)
         results = await asyncio.gather(*(check() for check in checks.values()), return_exceptions=True)
         components = {}
         for name, result in zip(checks, results, strict=True):
@@ -70,10 +69,10 @@ class Health:
             return False, "cannot be read"
         return True, f"{len(kb.entries)} answers loaded"
 
-    def _http(self, url: str) -> Check:
+    def _http(self, session: aiohttp.ClientSession, url: str) -> Check:
         async def check() -> Tuple[bool, str]:
             try:
-                async with self._session.get(url, timeout=TIMEOUT) as reply:
+                async with session.get(url, timeout=TIMEOUT) as reply:
                     return reply.status == 200, "up" if reply.status == 200 else f"answers {reply.status}"
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
                 return False, "not answering"

@@ -62,9 +62,7 @@ def test_nginx_accepts_the_configuration_with_and_without_tls(folder):
 def test_the_configuration_follows_the_settings(folder):
     plain = render(config_for(folder, rasa_ports=(5101, 5102, 5103), rate_per_client=120))
     assert "ssl" not in plain and "Strict-Transport-Security" not in plain
-    assert [f"server 127.0.0.1:{port} max_fails=1 fail_timeout=5s;" in plain for port in (5101, 5102, 5103)] == [
-        True
-    ] * 3
+    assert all(f"server 127.0.0.1:{port} max_fails=1 fail_timeout=5s;" in plain for port in (5101, 5102, 5103))
     assert "rate=120r/m" in plain and "limit_req_status 429" in plain
     assert 'Forwarded "for=$needlewise_for;secret=s3cret"' in plain
     assert "$remote_addr" not in plain.split("log_format needlewise", 1)[1].split(";", 1)[0]  # no address logged

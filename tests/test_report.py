@@ -126,8 +126,8 @@ def test_the_unanswered_questions_are_redacted_grouped_and_rare_ones_hidden(fill
         assert shown.get(redacted) == conversations, (redacted, shown)
     assert any("[phone]" in q for q in shown) and any("[email]" in q for q in shown), shown
     assert "is there a wifi password for the waiting room" not in shown
-    if all(k in UNANSWERED for k in sent["unanswered"]["is there a wifi password for the waiting room"]):
-        assert report["unanswered"]["hidden_questions"] >= 1
+    rare = [kinds for kinds in sent["unanswered"].values() if len(kinds) < 2]
+    assert report["unanswered"]["hidden_questions"] == sum(k in UNANSWERED for kinds in rare for k in kinds)
     everything = json.dumps(report) + render(report)
     for secret in SECRETS:
         assert secret not in everything
