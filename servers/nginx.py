@@ -82,7 +82,7 @@ class NginxConfig:
             frame_ancestors=values.frame_ancestors,
             rate_per_client=values.rate_limit_per_client,
             turn_timeout_seconds=values.turn_timeout_seconds,
-            worker_user=default_worker_user(),
+            worker_user=default_worker_user(Path(folder)),
             tls_cert_file=values.tls_cert_file,
             tls_key_file=values.tls_key_file,
             remote_rasa_servers=values.remote_rasa_servers,
@@ -90,10 +90,20 @@ class NginxConfig:
         )
 
 
-def default_worker_user() -> Optional[str]:
-    """As root, nginx's workers run as Debian's `www-data` (or `nobody`); otherwise as whoever runs it."""
+def _open_to_others(path: Path) -> bool:
+    """True if a user with no special rights can reach `path` (every folder above it searchable by others)."""
+    path = Path(path).resolve()
+    return all(os.stat(folder).st_mode & 0o001 for folder in [*reversed(path.parents), path] if folder.is_dir())
+
+
+def default_worker_user(*reached: Path) -> Optional[str]:
+    """As root, nginx's workers run as Debian's `www-data` (or `nobody`) if they can reach `reached`
+    (bot/web, and nginx's own folder); if a folder above them is private (a clone in a private
+    home or temp folder), as the owner of the files instead. Not root: as whoever runs it."""
     if os.geteuid() != 0:
         return None
+    if not all(_open_to_others(path) for path in (WEB_DIR, *reached)):
+        return pwd.getpwuid(os.stat(WEB_DIR).st_uid).pw_name
     for name in ("www-data", "nobody"):
         with contextlib.suppress(KeyError):
             pwd.getpwnam(name)

@@ -33,7 +33,7 @@ def config_for(folder: Path, rasa_ports=(5005, 5006), web_port=8080, **overrides
         web_port=web_port,
         forwarded_secret="s3cret",
         folder=folder,
-        worker_user=default_worker_user(),
+        worker_user=default_worker_user(folder),
     )
     values.update(overrides)
     return NginxConfig(**values)
