@@ -15,7 +15,7 @@ CREDENTIALS := bot/credentials.yml
 DATA        := data
 NLU_DATA    := data/nlu
 TEST_STORIES := tests/stories
-HELDOUT     := tests/nlu/heldout.yml
+HELDOUT     := $(sort $(wildcard tests/nlu/heldout*.yml))
 MODEL_DIR   := models
 MODEL_NAME  := needlewise
 MODEL       := $(MODEL_DIR)/$(MODEL_NAME).tar.gz
@@ -43,7 +43,7 @@ RASA_FILES  := $(CONFIG) bot/topics.yml $(shell find $(DOMAIN) $(DATA) -name '*.
 STAMP       := $(VENV)/.installed
 PY_CODE     := needlewise actions rasa_addons servers tools tests
 
-.PHONY: help setup system-deps topics run cluster test lint validate unit integration browser train test-stories check-knowledge eval eval-rest tune-fallback purge report backup restore soak bench bench-report clean
+.PHONY: help setup system-deps topics run cluster test lint validate unit integration browser train test-stories check-knowledge eval eval-rest tune-fallback language-models purge report backup restore soak bench bench-report clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -119,12 +119,18 @@ webchat: ## Fetch rasa-webchat 1.0.1 from the npm registry (sha512-checked) for 
 browser: setup $(MODEL) webchat ## Browser tests: the widget and kiosk in Debian's Chromium against the real servers
 	$(PY) -m pytest -m browser
 
+# The README's pictures of the pages in Arabic and Portuguese (docs/screenshots/kiosk-ar.png, widget-pt.png),
+# taken in Chromium from the real servers with the shipped content; the other pictures there are left as they are.
+.PHONY: screenshots
+screenshots: setup $(MODEL) ## Take the README's pictures of the kiosk in Arabic and the widget in Portuguese (docs/screenshots/)
+	$(PY) -m tools.screenshots
+
 test-stories: $(MODEL) ## Run the Rasa test stories (with the same Rasa patches as production)
 	@mkdir -p $(RESULTS)
 	$(PY) -m rasa_addons.serve test core --model $(MODEL) --stories $(TEST_STORIES) --out $(RESULTS)/stories \
 		--fail-on-prediction-errors
 
-eval: $(MODEL) ## Measure the model on the held-out set; fails below the thresholds
+eval: $(MODEL) ## Measure the model on the held-out sets (English, Portuguese, Arabic); fails below the thresholds
 	$(PY) -m tools.evaluate --model $(MODEL) --heldout $(HELDOUT) --out $(RESULTS)/eval
 
 eval-rest: $(MODEL) ## The same held-out questions through the real servers' REST channel
@@ -132,6 +138,9 @@ eval-rest: $(MODEL) ## The same held-out questions through the real servers' RES
 
 tune-fallback: setup ## Cross-validate the fallback thresholds on the training data (changes nothing)
 	$(PY) -m tools.tune_fallback --config $(CONFIG) --out $(RESULTS)/tune_fallback.json $(ARGS)
+
+language-models: setup ## One model for all languages, or one per language? Measured on the training data (changes nothing)
+	$(PY) -m tools.language_models --config $(CONFIG) --out $(RESULTS)/language_models.json
 
 test: system-deps setup lint validate check-knowledge unit $(MODEL) ## Set up and run the whole suite
 	$(MAKE) --no-print-directory integration

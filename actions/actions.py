@@ -9,14 +9,14 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from needlewise.dialogue import Turn, decide, history_from_events
-from needlewise.knowledge import KnowledgeStore
+from needlewise.dialogue import Turn, choose_language, decide, history_from_events
+from needlewise.locales import Locales
 from needlewise.replies import Reply
 
 logger = logging.getLogger(__name__)
 
-#: One store per action-server process; it reloads the knowledge file when it changes.
-STORE = KnowledgeStore()
+#: The languages of this action-server process; each reloads its files when they change.
+LOCALES = Locales()
 
 
 def turn_from_tracker(tracker: Tracker) -> Turn:
@@ -27,6 +27,8 @@ def turn_from_tracker(tracker: Tracker) -> Turn:
         entities=list(message.get("entities") or []),
         ranking=list(message.get("intent_ranking") or []),
         surface="kiosk" if metadata.get("surface") == "kiosk" else "web",
+        text=str(message.get("text") or ""),
+        page_language=metadata.get("lang") if isinstance(metadata.get("lang"), str) else None,
     )
 
 
@@ -45,6 +47,8 @@ class ActionRespond(Action):
         return "action_respond"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[str, Any]]:
-        kb = STORE.get()
-        send(dispatcher, decide(kb, turn_from_tracker(tracker), history_from_events(tracker.events)))
+        turn, history = turn_from_tracker(tracker), history_from_events(tracker.events)
+        served = [locale.key for locale in LOCALES.served()]
+        kb = LOCALES.get(choose_language(turn, history, served, LOCALES.default.key)).knowledge_base()
+        send(dispatcher, decide(kb, turn, history))
         return []

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
-from needlewise import replies
+from needlewise import language, replies
 from needlewise.knowledge import KnowledgeBase
+from needlewise.locales import primary
 from needlewise.replies import Reply
 
 FALLBACK_INTENT = "nlu_fallback"
@@ -80,6 +81,10 @@ class Turn:
     entities: List[Dict[str, Any]] = field(default_factory=list)
     ranking: List[Dict[str, Any]] = field(default_factory=list)
     surface: str = "web"
+    #: the words as Rasa keeps them (redacted), to tell their language
+    text: str = ""
+    #: the page's language (the widget's `data-lang`, the kiosk's choice), if it said one
+    page_language: Optional[str] = None
 
 
 @dataclass
@@ -93,6 +98,14 @@ class History:
         for past in reversed(self.customs):
             if past.get("topic") and past.get("kind") in ("answer", "refer_clinician"):
                 return past["topic"]
+        return None
+
+    @property
+    def language(self) -> Optional[str]:
+        """The primary language of the latest reply (`pt` for `pt-BR`), if any."""
+        for past in reversed(self.customs):
+            if isinstance(past.get("lang"), str):
+                return primary(past["lang"])
         return None
 
     @property
@@ -116,6 +129,12 @@ def history_from_events(events: Iterable[Dict[str, Any]]) -> History:
             if isinstance(payload, dict) and "kind" in payload:
                 customs.append(payload)
     return History(customs)
+
+
+def choose_language(turn: Turn, history: History, served: Sequence[str], default: str) -> str:
+    """The primary language to answer this turn in: the message's, else the conversation's, else the page's."""
+    guess = language.default_detector().detect(turn.text or "")
+    return language.choose(guess, served, history.language, primary(turn.page_language), default)
 
 
 def _entity_values(turn: Turn, name: str) -> List[str]:

@@ -468,6 +468,8 @@ class KnowledgeBase:
     #: entry id -> the line of its `review:` block, to name it in release checks
     review_lines: Dict[str, Optional[int]] = field(default_factory=dict)
     today: dt.date = field(default_factory=dt.date.today)
+    #: the BCP 47 tag the file is written in (`en`, `pt-BR`, `ar`)
+    language: str = "en"
 
     def release_problems(self) -> List[Problem]:
         """What keeps this file from going live to patients: drafts, and approvals past next_due."""
@@ -631,7 +633,7 @@ def load_knowledge(
     lines = {
         entry.id: _line_of(with_lines, ("entries", index, "review")) for index, entry in enumerate(document.entries)
     }
-    return KnowledgeBase(entries, dict(document.messages), clinic, warnings, name, lines, today)
+    return KnowledgeBase(entries, dict(document.messages), clinic, warnings, name, lines, today, document.language)
 
 
 # --- the live copy the servers read ------------------------------------------------------------

@@ -11,11 +11,12 @@ No Rasa imports: the NLU component and the tests share this module.
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, FrozenSet, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, FrozenSet, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
@@ -24,6 +25,8 @@ from needlewise.settings import ROOT
 LANGUAGES_FILE = ROOT / "bot" / "nlp" / "languages.yml"
 ENGLISH = "en"
 _WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")
+#: What the detector counts as a word: letters, with digits inside (Arabizi writes sounds with digits: 3ndi, ra2ba).
+_TOKEN = re.compile(r"[^\W_]*[^\W\d_][^\W_]*(?:['\u2019-][^\W_]+)*")
 
 
 def _script(char: str) -> Optional[str]:
@@ -39,14 +42,24 @@ def _script(char: str) -> Optional[str]:
 
 @dataclass(frozen=True)
 class Guess:
-    """The language found (`en` when in doubt) and why."""
+    """The language found (`en` when in doubt), why, and whether the evidence is clear.
+
+    Clear (`sure`): most letters are of a script only one language here uses, or a message longer
+    than `short_message` words has at least `min_words` words of the language and more of them
+    than of any other. A short message ("ok", "obrigado", "/booking") is never clear.
+    """
 
     language: str
     reason: str
+    sure: bool = False
 
     @property
     def english(self) -> bool:
         return self.language == ENGLISH
+
+
+#: A second opinion on a Latin-script message: text -> (language code, probability).
+SecondOpinion = Callable[[str], Tuple[str, float]]
 
 
 class LanguageDetector:
@@ -56,6 +69,8 @@ class LanguageDetector:
         words: Mapping[str, Sequence[str]],
         min_words: int = 2,
         short_message: int = 3,
+        second_opinion: Optional[SecondOpinion] = None,
+        min_probability: float = 0.9,
     ):
         if ENGLISH not in words:
             raise ValueError("languages.yml: `words` needs an `en` list")
@@ -67,6 +82,8 @@ class LanguageDetector:
         self.words: Dict[str, FrozenSet[str]] = {lang: frozenset(w.lower() for w in ws) for lang, ws in words.items()}
         self.min_words = min_words
         self.short_message = short_message
+        self.second_opinion = second_opinion
+        self.min_probability = min_probability
 
     def detect(self, text: str) -> Guess:
         letters = [c for c in text if c.isalpha()]
@@ -82,18 +99,56 @@ class LanguageDetector:
         if counts:
             script, count = max(counts.items(), key=lambda item: item[1])
             if count * 2 > len(letters):
-                return Guess(self.script_language.get(script, "und"), f"{script} letters")
-        tokens = [t.lower().replace("\u2019", "'") for t in _WORD.findall(text)]
+                return Guess(self.script_language.get(script, "und"), f"{script} letters", sure=True)
+            # "شو يعني dry needling": the treatment's English name inside a message in another script
+            words = _WORD.findall(text)
+            in_script = sum(any(_script(c) == script for c in word) for word in words)
+            if in_script * 3 >= len(words) and in_script >= 1:
+                return Guess(self.script_language.get(script, "und"), f"{in_script} of {len(words)} words", sure=True)
+        tokens = [t.lower().replace("\u2019", "'") for t in _TOKEN.findall(text)]
         hits = {lang: sum(t in ws for t in tokens) for lang, ws in self.words.items()}
         english = hits.pop(ENGLISH)
+        long_enough = len(tokens) > self.short_message and not text.lstrip().startswith("/")
         if not hits:
-            return Guess(ENGLISH, "no other language listed")
+            return Guess(ENGLISH, "no other language listed", sure=long_enough and english >= self.min_words)
         other, found = max(hits.items(), key=lambda item: item[1])
         if found >= self.min_words and found > english:
-            return Guess(other, f"{found} {other} words, {english} English")
+            return Guess(other, f"{found} {other} words, {english} English", sure=long_enough)
         if found >= 1 and english == 0 and len(tokens) <= self.short_message:
             return Guess(other, f"a short message in {other}")
-        return Guess(ENGLISH, f"{english} English words, at most {found} of another language")
+        if found >= 1 and self.second_opinion is not None:
+            # Few listed words: a statistical identifier decides, if a word of its language is there too
+            named, probability = self.second_opinion(text)
+            if named in hits and hits[named] >= 1 and probability >= self.min_probability:
+                return Guess(named, f"identifier: {named} ({probability:.2f})", sure=long_enough)
+        sure = long_enough and english >= self.min_words and english > found
+        return Guess(ENGLISH, f"{english} English words, at most {found} of another language", sure=sure)
+
+
+def choose(
+    guess: Guess,
+    served: Sequence[str],
+    conversation: Optional[str] = None,
+    page: Optional[str] = None,
+    default: str = ENGLISH,
+) -> str:
+    """The language to answer in (a primary code of `served`), from clearest evidence to weakest.
+
+    1. the message itself, when its language is clear and served;
+    2. the conversation's language so far (a short or unclear message keeps it);
+    3. a short message with words of one served language only ("obrigado"), at a conversation's start;
+    4. the page's language (the widget's `data-lang`, the kiosk's choice);
+    5. the default language.
+    """
+    if guess.sure and guess.language in served:
+        return guess.language
+    if conversation in served:
+        return str(conversation)
+    if not guess.english and guess.language in served:
+        return guess.language
+    if page in served:
+        return str(page)
+    return default
 
 
 def readable(text: str, known: FrozenSet[str]) -> bool:
@@ -119,13 +174,36 @@ def load_known_words(path: Path = LANGUAGES_FILE) -> FrozenSet[str]:
     return frozenset(words)
 
 
+def py3langid_opinion(settings: Mapping[str, Any]) -> SecondOpinion:
+    """py3langid (pinned in requirements.txt; its model ships inside the package, checked here by
+    SHA-256 against languages.yml) limited to the languages listed there."""
+    import py3langid
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    model = Path(py3langid.__file__).parent / MODEL_FILE
+    found = hashlib.sha256(model.read_bytes()).hexdigest()
+    if found != str(settings["model_sha256"]).lower():
+        raise ValueError(f"languages.yml: {model} has SHA-256 {found}, not the pinned identifier.model_sha256")
+    identifier = LanguageIdentifier.from_pickled_model(str(model), norm_probs=True)
+    identifier.set_languages(list(settings["languages"]))
+
+    def opinion(text: str) -> Tuple[str, float]:
+        named, probability = identifier.classify(text)
+        return str(named), float(probability)
+
+    return opinion
+
+
 def load(path: Path = LANGUAGES_FILE) -> LanguageDetector:
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    identifier = data.get("identifier")
     return LanguageDetector(
         data.get("scripts") or {},
         data["words"],
         int(data.get("min_words", 2)),
         int(data.get("short_message", 3)),
+        py3langid_opinion(identifier) if identifier else None,
+        float(identifier.get("min_probability", 0.9)) if identifier else 0.9,
     )
 
 

@@ -42,7 +42,9 @@ LANGUAGE_WINDOW = 3
 #: for the "happening now" cues that overrule them ("desmaiei uma vez" vs "desmaiei agora").
 NOT_IN_SENTENCE = "_not_in_sentence"
 NOW = "_now"
-LANGUAGE_CUES = (NOT_BEFORE, NOT_IN_SENTENCE, NOW)
+#: Words after which a `_not_before` cue no longer reaches ("ما حسيت بشي وبعدين صحيت على الارض").
+CLAUSE_BREAK = "_clause_break"
+LANGUAGE_CUES = (NOT_BEFORE, NOT_IN_SENTENCE, NOW, CLAUSE_BREAK)
 #: In Arabic regexes `~` is a word start with any attached prefixes (و ف, then ب ل ك س, ال لل بال).
 ARABIC_WORD_START = (
     r"(?<!\w)(?:[\u0648\u0641])?"  # wa-, fa-
@@ -68,6 +70,7 @@ _CONTRACTIONS = [
 _SENTENCE_END = re.compile(r"[.!?\n;\u061f\u06d4]+")
 _CLAUSE_PUNCT = re.compile(r"[,:\u060c]")
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
+_WA = "\u0648"  # "و", "and", attached to the next word
 _ARABIC_FOLD = str.maketrans(
     {
         "\u0640": None,  # tatweel
@@ -79,6 +82,9 @@ _ARABIC_FOLD = str.maketrans(
     }
 )
 _YEAR = re.compile(r"^(19|20)\d\d$")
+#: Arabizi words: a digit for an Arabic letter inside a word ("wa7ad", "ma2tou3"), or at its start ("3an").
+_ARABIZI_INNER = re.compile(r"\b[a-z]+[235789][a-z]+")
+_ARABIZI_START = re.compile(r"\b[2357][a-z]{2,}\b")
 
 
 def _set(words: str) -> FrozenSet[str]:
@@ -102,7 +108,7 @@ MODALS = _set("can could will would should might may do does did")
 HYPOTHETICAL = _set(
     "if whether unless ever anyone anybody someone somebody people person patients risk risks chance "
     "chances possible possibly likely probably rare rarely prevent avoid complication complications "
-    "happen happens"
+    "happen happens momken mumkin mmkn wa7ad wahad"
 )
 #: General or habitual words: they give way when the patient also says it is happening now.
 SOFT_GENERAL = _set("common commonly usual usually typical typically often sometimes always normally generally")
@@ -331,6 +337,15 @@ ENGLISH_MARKERS = _set(
 )
 
 
+#: Words of Portuguese (pt-BR chat included) that are not Spanish, French, German or Arabizi ones:
+#: a sentence with one of them skips those languages' patterns, whose negation and hypothetical
+#: cues do not know Portuguese.
+PORTUGUESE_MARKERS = _set(
+    "nao vc voce voces tou estou tava estava tenho tinha meu meus minha minhas com pra pro isso esse essa "
+    "esses essas muito mto mt agora agr hj hoje ontem depois qdo quando doendo doi peito nem sem tambem tb"
+)
+
+
 def normalise(text: str) -> str:
     """Lower case, contractions spelled out, so patterns need no apostrophes."""
     text = text.lower()
@@ -522,19 +537,35 @@ class RedFlagDetector:
             if not sentence:
                 continue
             english = len(ENGLISH_MARKERS.intersection(re.findall(r"[a-z]+", sentence)))
+            # a Portuguese sentence is read by the Portuguese patterns only ("minha mae teve infarto ha 5
+            # anos" is not Spanish "infarto"); words with digits are Arabizi ("ma2tou3"), not "tou"
+            portuguese = bool(PORTUGUESE_MARKERS.intersection(re.findall(r"[a-z0-9]+", sentence)))
+            # Arabizi ("wa7ad", "fe3lan") is read by the Arabizi patterns, not French or Spanish ones
+            arabizi = bool(_ARABIZI_INNER.search(sentence)) or len(_ARABIZI_START.findall(sentence)) >= 2
             # past/general context, per script: "meu avô teve um derrame" is past for Spanish too
             context = {script: self._foreign_context(sentence, script) for script in (True, False)}
+            #: (category, start, end) of matches a language's own cues negated: no other language's
+            #: overlapping match counts either ("e se der avc?" is not French "avc")
+            negated: List[Tuple[str, int, int]] = []
             for code, category, regex, cues in self.languages:
                 if category in found or (code == "ar" and not arabic) or (code != "ar" and english >= 2):
+                    continue
+                if (portuguese and code not in ("pt", "ar")) or (arabizi and code in ("es", "fr", "de")):
                     continue
                 if category != CRISIS and context[code == "ar"]:
                     continue
                 for match in regex.finditer(sentence):
                     if code != "ar" and english and match.group(0).strip() in self.speller.vocabulary:
                         continue  # an English word ("is vertigo a side effect?")
-                    if category == CRISIS or not self._foreign_negated(sentence[: match.start()], cues[NOT_BEFORE]):
+                    if any(c == category and s < match.end() and match.start() < e for c, s, e in negated):
+                        continue
+                    before = sentence[: match.start()]
+                    if code == "ar" and match.group(0).startswith(_WA) and regex.match(sentence[match.start() + 1 :]):
+                        before = ""  # "و" joins a new clause: "ما حسيت بشي وصحيت على الارض"
+                    if category == CRISIS or not self._foreign_negated(before, cues[NOT_BEFORE], cues[CLAUSE_BREAK]):
                         found[category] = RedFlag(category, match.group(0).strip(), sentence)
                         break
+                    negated.append((category, match.start(), match.end()))
 
     def _foreign_context(self, sentence: str, arabic: bool) -> bool:
         """A past, general or someone else's sentence ("desmaiei uma vez anos atrás") in Arabic or
@@ -544,8 +575,10 @@ class RedFlagDetector:
         return any(c.search(sentence) for c in not_in_sentence) and not any(c.search(sentence) for c in now)
 
     @staticmethod
-    def _foreign_negated(before: str, not_before: Sequence[re.Pattern]) -> bool:
+    def _foreign_negated(before: str, not_before: Sequence[re.Pattern], breaks: Sequence[re.Pattern] = ()) -> bool:
         clause = _CLAUSE_PUNCT.split(before)[-1]
+        for cue in breaks:
+            clause = cue.split(clause)[-1]
         window = " ".join(clause.split()[-LANGUAGE_WINDOW:])
         return bool(window) and any(cue.search(window) for cue in not_before)
 

@@ -7,11 +7,14 @@ safety net both build their replies here.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from needlewise import strings
 from needlewise.knowledge import KnowledgeBase, load_reply_kinds
+from needlewise.locales import primary
 from needlewise.signing import sign
+from needlewise.translations import strings_file_of
 
 Message = Dict[str, Any]
 Reply = List[Message]
@@ -39,10 +42,14 @@ def topic_button(kb: KnowledgeBase, topic: str) -> Dict[str, str]:
 
 
 def custom(kind: str, topic: Optional[str] = None, kb: Optional[KnowledgeBase] = None, **extra: Any) -> Message:
-    """The one `custom` object of a turn; with a topic and knowledge, it carries the entry's facts."""
+    """The one `custom` object of a turn, saying the language of `kb` (`lang`, BCP 47).
+
+    With a topic, it carries the entry's facts: evidence, sources, related, review."""
     if kind not in KINDS:
         raise ValueError(f"unknown reply kind {kind!r}")
     payload: Dict[str, Any] = {"kind": kind, "topic": topic}
+    if kb is not None:
+        payload["lang"] = kb.language
     if topic is not None and kb is not None:
         entry = kb.entry(topic)
         payload["evidence"] = {"level": entry.evidence.level, "summary": kb.fill(entry.evidence.summary)}
@@ -64,7 +71,16 @@ def text(words: str, buttons: Sequence[Dict[str, str]] = ()) -> Message:
 
 def label(kb: KnowledgeBase, key: str) -> str:
     """A button label of the strings file's `replies` group, with the clinic's details filled in."""
-    return strings.current().text("replies", key, kb.clinic.placeholders())
+    return ui_strings(kb).text("replies", key, kb.clinic.placeholders())
+
+
+def ui_strings(kb: KnowledgeBase) -> strings.UiStrings:
+    """The strings of the knowledge's language: the STRINGS_FILE setting's, or a translation's own
+    `<lang>.strings.yml` beside its knowledge file (needlewise/locales.py serves only those that have one)."""
+    default = strings.current()
+    if primary(kb.language) == primary(default.language):
+        return default
+    return strings.store(strings_file_of(Path(kb.source))).get()
 
 
 def feedback_question(kb: KnowledgeBase) -> Message:
@@ -91,7 +107,7 @@ def answer(kb: KnowledgeBase, topic: str, more: bool = False) -> Reply:
 def simple(
     kb: KnowledgeBase, kind: str, message_key: str, buttons: Sequence[Dict[str, str]] = (), **extra: Any
 ) -> Reply:
-    return [text(kb.message(message_key), buttons), custom(kind, **extra)]
+    return [text(kb.message(message_key), buttons), custom(kind, None, kb, **extra)]
 
 
 def starter_buttons(kb: KnowledgeBase, topics: Sequence[str] = STARTER_TOPICS) -> List[Dict[str, str]]:
@@ -134,6 +150,7 @@ def urgent(
         custom(
             "urgent",
             None,
+            kb,
             red_flag=red_flag,
             call=kb.clinic.emergency_number,
             crisis_line=kb.clinic.crisis_line if crisis else None,
@@ -148,7 +165,7 @@ def refer_clinician(kb: KnowledgeBase, topic: Optional[str] = None) -> Reply:
     if topic:
         entry = kb.entry(topic)
         reply.append(text(kb.fill(entry.answer), [topic_button(kb, r) for r in entry.related]))
-    reply.append(custom("refer_clinician", topic, kb if topic else None))
+    reply.append(custom("refer_clinician", topic, kb))
     return reply
 
 

@@ -50,6 +50,7 @@ KEYS: Dict[str, Dict[str, Tuple[str, ...]]] = {
     "categories": {category: () for category in CATEGORIES},
     "evidence_levels": {level_key(level): () for level in EVIDENCE_LEVELS},
     "client": {
+        "language_name": (),
         "urgent_title": (),
         "call_button": ("number",),
         "emergency_number": ("number",),
@@ -89,6 +90,7 @@ KEYS: Dict[str, Dict[str, Tuple[str, ...]]] = {
     "kiosk": {
         "page_title": (),
         "product": (),
+        "language_choice": (),
         "finish": (),
         "start_title": (),
         "welcome": (),

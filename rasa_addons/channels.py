@@ -17,7 +17,7 @@ import inspect
 import json
 import logging
 import uuid
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from rasa.core.channels.channel import OutputChannel, UserMessage, decode_bearer_token
 from rasa.core.channels.rest import RestInput
@@ -27,9 +27,11 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from needlewise import replies, settings, strings
+from needlewise import language, replies, settings, strings
+from needlewise.dialogue import history_from_events
 from needlewise.inputs import prepare, valid_sender
-from needlewise.knowledge import KnowledgeBase, KnowledgeFileError, KnowledgeStore
+from needlewise.knowledge import KnowledgeBase, KnowledgeFileError
+from needlewise.locales import Locales, primary
 from needlewise.red_flags import default_detector, summary
 from needlewise.retention import KIOSK_PREFIX
 from rasa_addons import encoder
@@ -51,24 +53,27 @@ MIN_SESSION_ID = 16
 #: socket.io sessions whose buttons are remembered (the oldest forgotten first)
 MAX_OFFERED_SESSIONS = 10_000
 
-_store: Optional[KnowledgeStore] = None
+_locales: Optional[Locales] = None
 LIMITS = RateLimits.from_settings()
 
 
-def knowledge_store() -> KnowledgeStore:
-    global _store
-    if _store is None:
-        _store = KnowledgeStore()
-    return _store
+def locales() -> Locales:
+    """The languages this Rasa server answers its own replies in (made on first use)."""
+    global _locales
+    if _locales is None:
+        _locales = Locales()
+    return _locales
 
 
 def clean_metadata(metadata: Any) -> Dict[str, Any]:
-    """Only what the bot uses from a client: where the patient is, and a button's token."""
+    """Only what the bot uses from a client: where the patient is, the page's language, a button's token."""
     data = metadata if isinstance(metadata, dict) else {}
     surface = data.get("surface")
     cleaned: Dict[str, Any] = {"surface": surface if surface in SURFACES else "web"}
     if isinstance(data.get("token"), str) and len(data["token"]) <= 64:
         cleaned["token"] = data["token"]
+    if primary(data.get("lang")):
+        cleaned["lang"] = data["lang"].strip()
     return cleaned
 
 
@@ -100,16 +105,21 @@ def _agent() -> Any:
         return None
 
 
-async def _latest_intent(sender_id: Optional[str]) -> Optional[str]:
-    """What Rasa's classifier made of the turn, if the tracker can still be read."""
+async def _conversation(sender_id: Optional[str]) -> Tuple[Optional[str], Optional[str]]:
+    """What Rasa's classifier made of the turn, and the conversation's language, if the tracker can be read."""
     agent = _agent()
     try:
         tracker = await agent.tracker_store.retrieve(sender_id)
     except Exception:
-        return None
-    if tracker is None or not tracker.latest_message:
-        return None
-    return (tracker.latest_message.intent or {}).get("name")
+        return None, None
+    if tracker is None:
+        return None, None
+    try:
+        spoken = history_from_events(event.as_dict() for event in tracker.events).language
+    except Exception:
+        spoken = None
+    intent = (tracker.latest_message.intent or {}).get("name") if tracker.latest_message else None
+    return intent, spoken
 
 
 async def forget(sender_id: str) -> bool:
@@ -124,9 +134,17 @@ async def forget(sender_id: str) -> bool:
     return True
 
 
-def _knowledge() -> Optional[KnowledgeBase]:
+def _knowledge(
+    text: Optional[str] = None, metadata: Optional[Dict[str, Any]] = None, conversation: Optional[str] = None
+) -> Optional[KnowledgeBase]:
+    """The knowledge of the language to answer in (needlewise/language.py's `choose`), if it can be read."""
+    known = locales()
+    page = (metadata or {}).get("lang") if isinstance(metadata, dict) else None
     try:
-        return knowledge_store().get()
+        served = [locale.key for locale in known.served()]
+        guess = language.default_detector().detect(text or "")
+        chosen = language.choose(guess, served, conversation, primary(page), known.default.key)
+        return known.get(chosen).knowledge_base()
     except KnowledgeFileError:
         return None
 
@@ -150,10 +168,11 @@ async def safety_net_reply(
 ) -> replies.Reply:
     """The reply for a turn that produced none: urgent if it may be an emergency, else handoff."""
     flags = default_detector().detect(text or "")
-    kb = _knowledge()
+    intent, spoken = await _conversation(sender_id)
+    kb = _knowledge(text, metadata, spoken)
     if kb is None:
         return _last_resort()
-    if flags or await _latest_intent(sender_id) == "urgent":
+    if flags or intent == "urgent":
         crisis, category = summary(flags)
         kiosk = isinstance(metadata, dict) and metadata.get("surface") == "kiosk"
         return replies.urgent(kb, crisis=crisis, red_flag=category, kiosk=kiosk)
@@ -174,7 +193,7 @@ def guarded(on_new_message: OnNewMessage) -> OnNewMessage:
         if metadata["surface"] == "kiosk" and not sender.startswith(KIOSK_PREFIX):
             sender = KIOSK_PREFIX + sender
         output = message.output_channel
-        kb = _knowledge()
+        kb = _knowledge(message.text, metadata)
         if not await LIMITS.allow(sender, client):
             logger.warning("Rate limit reached; the message was not processed.")
             reply = replies.simple(kb, "fallback", "rate_limited", reason="rate_limited") if kb else _last_resort()

@@ -2,21 +2,22 @@
 
 - `SentenceEncoderFeaturizer`: the pretrained sentence vector (all-MiniLM-L6-v2, rasa_addons/encoder.py)
   of each message, beside the word and character n-gram counts.
-- `LanguageGuard`: a message in another language gets the intent `other_language` (the bot says it
-  answers in English only), never an English topic.
+- `LanguageGuard`: a message in a language the model was not trained in gets the intent
+  `other_language` (the bot says which languages it answers in), never a topic.
 - `RedFlagOverride`: the red-flag layer, run after every classifier so it has the last word.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
 from rasa.shared.nlu.constants import ENTITIES, FEATURE_TYPE_SENTENCE, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.features import Features
@@ -24,6 +25,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from needlewise import language
+from needlewise.glossary import normalised_word
 from needlewise.red_flags import default_detector
 from rasa_addons import encoder
 
@@ -51,21 +53,55 @@ class _RunTimeOnly(GraphComponent):
         return training_data
 
 
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
+class TokenNormaliser(_RunTimeOnly):
+    """Gives every token a spelling-neutral lemma, which the n-gram featurizers count instead of its
+    text: accents, Arabic diacritics and hamza marks dropped, teh marbuta as heh, alef maqsura as yeh,
+    no tatweel, a letter typed three or more times once (the three common spellings of the Arabic
+    for "needle" count alike; "não" as "nao")."""
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            for token in message.get(TOKENS_NAMES[TEXT]) or []:
+                token.lemma = normalised_word(token.lemma or token.text)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        self.process(training_data.training_examples)
+        return training_data
+
+
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class LanguageGuard(_RunTimeOnly):
-    """The language detector (needlewise/language.py) decides whether a message is English.
+    """The language detector (needlewise/language.py) decides whether the model understands a message.
 
-    Another language: the intent becomes `other_language`, with a `language` entity. English,
-    but the classifier said `other_language`: the intent becomes `nlu_fallback` (the patient is
-    offered topics), so an English question is never turned away. Letters that make no known
-    word ("qwxz blorp") are not understood either: `nlu_fallback`, unless the classifier voted
-    `urgent` (a misspelled emergency keeps that vote). Runs before the red-flag
-    layer, which still wins for an emergency in any language.
+    `languages` (config.yml) are those the training data is written in (`en`, `pt`, `ar`). A message
+    in another language: the intent becomes `other_language`, with a `language` entity. A message in
+    one of them, but the classifier said `other_language`: the intent becomes `nlu_fallback` (the
+    patient is offered topics), so a question is never turned away. English letters that make no
+    known word ("qwxz blorp") are not understood either: `nlu_fallback`, unless the classifier voted
+    `urgent` (a misspelled emergency keeps that vote). Runs before the red-flag layer, which still
+    wins for an emergency in any language.
     """
 
-    def __init__(self) -> None:
+    @staticmethod
+    def get_default_config() -> Dict[str, Any]:
+        return {"languages": [language.ENGLISH]}
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> GraphComponent:
+        return cls(config.get("languages") or [language.ENGLISH])
+
+    def __init__(self, languages: Sequence[str] = (language.ENGLISH,)) -> None:
         self.detector = language.default_detector()
         self.known = language.load_known_words() | _encoder_words()
+        self.languages = frozenset(str(code) for code in languages)
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
@@ -74,8 +110,8 @@ class LanguageGuard(_RunTimeOnly):
                 continue  # a button payload
             guess = self.detector.detect(text)
             predicted = (message.get(INTENT) or {}).get("name")
-            if guess.english:
-                unreadable = predicted != URGENT_INTENT and not language.readable(text, self.known)
+            if guess.language in self.languages:
+                unreadable = guess.english and predicted != URGENT_INTENT and not language.readable(text, self.known)
                 if unreadable or predicted == OTHER_LANGUAGE_INTENT:
                     _set_intent(message, FALLBACK_INTENT)
             else:
@@ -162,6 +198,8 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
             "build_dir": "build/encoder",
             # how much the sentence vector weighs against the n-gram counts in the classifier
             "scale": 1.0,
+            # encode only messages in these languages (needlewise/language.py); empty: every message
+            "languages": [],
         }
 
     @classmethod
@@ -182,6 +220,7 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         self.encoder = encoder.shared_encoder(str(build_dir))
         encoder.ACTIVE = self.encoder
         self.scale = float(self._config["scale"])
+        self.languages = frozenset(self._config.get("languages") or ())
         self.empty = np.zeros((1, encoder.DIM), dtype=np.float32)
 
     @classmethod
@@ -192,6 +231,8 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
     def _vector(self, text: Optional[str]) -> np.ndarray:
         if not text or not text.strip() or text.startswith("/"):
             return self.empty
+        if self.languages and language.default_detector().detect(text).language not in self.languages:
+            return self.empty  # the encoder reads English only: its vector of another language is noise
         return (self.encoder.encode(text) * self.scale).reshape(1, -1)
 
     def process(self, messages: List[Message]) -> List[Message]:

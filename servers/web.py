@@ -4,10 +4,14 @@ Every response carries security headers (a strict Content-Security-Policy the wi
 work under). `/config.json` tells the pages the clinic's numbers and every word they show (the
 strings file, filled in with the clinic's details), and `/topics.json` lists the topics for the
 kiosk tiles, all from the same knowledge file, strings file and clinic settings the bot answers
-from. Files outside bot/web are never served. When they cannot be read, both answer 503 and the
+from. Each takes `?lang=<tag>` (any tag of a served language: `pt`, `pt-BR`, `ar`): the words and
+tiles of that language (needlewise/locales.py), else the default language's; the config also
+lists every served language with its own name and writing direction, so a page can offer them.
+Files outside bot/web are never served. When they cannot be read, both answer 503 and the
 pages show nothing they have not been told; `/offline.js` holds the only words a widget on
-another site may show then (the strings file's `offline` group, read as a script, so no CORS).
-The clinic's website (CORS_ORIGINS) may read /config.json and /topics.json and send turns.
+another site may show then (the strings file's `offline` group, read as a script, so no CORS;
+`/offline.js?lang=<tag>` gives that language's and names it). The clinic's website (CORS_ORIGINS) may read
+/config.json and /topics.json and send turns.
 
 The pages call the bot on their own origin (`PUBLIC_URL` when set): in `make run` this server
 forwards `/webhooks/rest/...` to Rasa, naming the patient's address in a `Forwarded` header
@@ -23,7 +27,7 @@ import hmac
 import json
 import logging
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -32,10 +36,11 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from needlewise import settings
-from needlewise.knowledge import CATEGORIES, KnowledgeBase, KnowledgeFileError, KnowledgeStore
+from needlewise.knowledge import CATEGORIES, KnowledgeBase, KnowledgeFileError
+from needlewise.locales import Locale, Locales, direction
 from needlewise.replies import topic_button
 from needlewise.settings import ROOT
-from needlewise.strings import PAGE_GROUPS, StringsStore, UiStrings
+from needlewise.strings import PAGE_GROUPS, UiStrings
 from servers.health import Backends, Health
 
 WEB_DIR = ROOT / "bot" / "web"
@@ -91,15 +96,42 @@ def security_headers(public_url: str, frame_ancestors: str) -> Dict[str, str]:
     }
 
 
-def page_config(kb: KnowledgeBase, ui: UiStrings, public_url: str = "") -> Dict[str, Any]:
+def language_entry(ui: UiStrings) -> Dict[str, str]:
+    """One language as the pages list it: its tag, its own name (from its strings file), its direction."""
+    return {"code": ui.language, "name": ui.text("client", "language_name"), "dir": direction(ui.language)}
+
+
+def served_languages(locales: Locales) -> List[Dict[str, str]]:
+    """Every language served now, the default first (`language_entry` of each)."""
+    found = []
+    for locale in locales.served():
+        try:
+            found.append(language_entry(locale.ui()))
+        except KnowledgeFileError:
+            continue
+    return found
+
+
+def page_config(
+    kb: KnowledgeBase,
+    ui: UiStrings,
+    public_url: str = "",
+    languages: Optional[List[Dict[str, str]]] = None,
+    default_language: str = "",
+) -> Dict[str, Any]:
     """What the pages need to know: where the bot is for browsers, the clinic's numbers and the words.
 
-    `rasaUrl` is the public address, or empty: the pages then call the bot on their own origin."""
+    `rasaUrl` is the public address, or empty: the pages then call the bot on their own origin.
+    `language` is the tag of the words (`ui`), `dir` its writing direction; `languages` lists every
+    served language (by default only this one) and `defaultLanguage` is the clinic's own."""
     clinic = kb.clinic
     values = clinic.placeholders()
     return {
         "rasaUrl": public_url,
         "language": ui.language,
+        "dir": direction(ui.language),
+        "defaultLanguage": default_language or ui.language,
+        "languages": languages if languages is not None else [language_entry(ui)],
         "clinic": {
             "name": clinic.name,
             "phone": clinic.phone,
@@ -127,10 +159,17 @@ def topic_tiles(kb: KnowledgeBase, ui: UiStrings) -> Dict[str, Any]:
     }
 
 
-def offline_script(ui: UiStrings) -> str:
-    """/offline.js: the words a widget shows when it cannot read /config.json (no numbers in them)."""
+def offline_script(ui: UiStrings, say_language: bool = False) -> str:
+    """/offline.js: the words a widget shows when it cannot read /config.json (no numbers in them).
+
+    With `say_language` (a page that asked for a language) a second line names the language the words
+    are in and its direction, so the widget marks them rightly even when its own is not served."""
     words = json.dumps(ui.group("offline", {}), ensure_ascii=False).replace("</", "<\\/")
-    return f"window.NeedlewiseOffline = {words};\n"
+    script = f"window.NeedlewiseOffline = {words};\n"
+    if say_language:
+        language = json.dumps({"lang": ui.language, "dir": direction(ui.language)})
+        script += f"window.NeedlewiseOfflineLanguage = {language};\n"
+    return script
 
 
 def forwarded_header(client: str, secret: str) -> str:
@@ -145,18 +184,20 @@ def create_app(
     directory: Path = WEB_DIR,
     allowed_origins: Iterable[str] = (),
     backends: Optional[Backends] = None,
+    locales: Optional[Locales] = None,
 ) -> Sanic:
     """The web app: bot/web's files, /config.json, /topics.json, /offline.js, /health, and the REST
     channel forwarded to Rasa, all with the security headers.
 
     Pages of `allowed_origins` (the clinic's website) may read /config.json and /topics.json and send
-    turns."""
+    turns. `locales` are the languages served (by default those of the current settings); each file
+    is reread when it changes."""
     app = Sanic("needlewise_web")
     backends = backends or Backends()
     allowed = frozenset(allowed_origins)
-    store, strings_store = KnowledgeStore(), StringsStore()
+    languages = locales or Locales()
     headers = security_headers(public_url, frame_ancestors)
-    health = Health(backends, store, strings_store)
+    health = Health(backends, languages.default.knowledge, languages.default.strings)
     turn_timeout = aiohttp.ClientTimeout(total=settings.current().turn_timeout_seconds + 15)
 
     @app.before_server_start
@@ -167,30 +208,43 @@ def create_app(
     async def close_session(app: Sanic, _loop: Any) -> None:
         await app.ctx.http.close()
 
-    def knowledge_reply(build: Callable[[KnowledgeBase, UiStrings], Any]) -> Optional[Any]:
-        try:
-            return build(store.get(), strings_store.get())
-        except KnowledgeFileError:
-            return None
+    def asked_locale(request: Request) -> Locale:
+        """The served language of `?lang=`; the default one when it is missing, unknown or not served."""
+        return languages.get(request.args.get("lang"))
 
-    def knowledge_json(build: Callable[[KnowledgeBase, UiStrings], Any]) -> HTTPResponse:
-        data = knowledge_reply(build)
-        if data is None:
+    def offline_strings(tag: Optional[str]) -> UiStrings:
+        """The strings of `tag`'s served language, else the default language's (raises if neither reads)."""
+        locale = languages.find(tag)
+        if locale is not None:
+            try:
+                return locale.ui()
+            except KnowledgeFileError:
+                pass
+        return languages.default.ui()
+
+    def knowledge_json(locale: Locale, build: Callable[[KnowledgeBase, UiStrings], Any]) -> HTTPResponse:
+        try:
+            data = build(locale.knowledge_base(), locale.ui())
+        except KnowledgeFileError:
             return response.json({"error": "The knowledge or strings file cannot be read."}, status=503)
         return response.json(data)
 
     @app.get("/config.json")
-    async def config_json(_request: Request) -> HTTPResponse:
-        return knowledge_json(lambda kb, ui: page_config(kb, ui, public_url))
+    async def config_json(request: Request) -> HTTPResponse:
+        return knowledge_json(
+            asked_locale(request),
+            lambda kb, ui: page_config(kb, ui, public_url, served_languages(languages), languages.default.tag),
+        )
 
     @app.get("/topics.json")
-    async def topics_json(_request: Request) -> HTTPResponse:
-        return knowledge_json(topic_tiles)
+    async def topics_json(request: Request) -> HTTPResponse:
+        return knowledge_json(asked_locale(request), topic_tiles)
 
     @app.get("/offline.js")
-    async def offline_js(_request: Request) -> HTTPResponse:
+    async def offline_js(request: Request) -> HTTPResponse:
         try:
-            script = offline_script(strings_store.get())
+            asked = request.args.get("lang")
+            script = offline_script(offline_strings(asked), say_language=asked is not None)
         except KnowledgeFileError:
             return response.text("/* unavailable */\n", status=503, content_type="text/javascript")
         return response.text(script, content_type="text/javascript; charset=utf-8")
@@ -239,7 +293,7 @@ def create_app(
         from needlewise.report import build
 
         values = settings.current()
-        kb = store.get()
+        kb = languages.default.knowledge_base()
         url = backends.tracker_store_url or values.tracker_store_url
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, lambda: build(url, kb, values.range_days, values.report_min_count))

@@ -10,15 +10,18 @@ fixture clinic (`stack_kb` is what they serve) and the fixture strings file (`st
 
 from __future__ import annotations
 
+import copy
 import re
 import uuid
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import pytest
+import yaml
 
 from needlewise import settings
-from needlewise.knowledge import KnowledgeBase, KnowledgeStore, load_knowledge, load_topic_spec
+from needlewise.knowledge import TITLE_MAX_CHARS, KnowledgeBase, KnowledgeStore, load_knowledge, load_topic_spec
+from needlewise.locales import Locales
 from needlewise.replies import KINDS
 from needlewise.settings import ROOT
 from needlewise.strings import UiStrings, load_strings
@@ -40,6 +43,55 @@ def load_fixture_kb(knowledge: Path = FIXTURE_KNOWLEDGE, clinic: Path = FIXTURE_
 def fixture_store(knowledge: Path = FIXTURE_KNOWLEDGE, clinic: Path = FIXTURE_CLINIC) -> KnowledgeStore:
     """A live store over a knowledge file (by default the fixture), checked against the fixture topics."""
     return KnowledgeStore(knowledge, clinic, topics_path=FIXTURE_TOPICS)
+
+
+def fixture_locales(
+    knowledge: Path = FIXTURE_KNOWLEDGE, strings: Path = FIXTURE_STRINGS, topics: Optional[Path] = FIXTURE_TOPICS
+) -> Locales:
+    """The languages of a knowledge file and its translations beside it (by default the fixture: English only)."""
+    return Locales(knowledge, strings, FIXTURE_CLINIC, require_approved=False, topics_path=topics)
+
+
+#: The stand-in translations `write_translations` makes: language tag -> the mark every text starts with.
+STAND_IN_LANGUAGES = {"pt-BR": "[pt-BR]", "ar": "[عربي]"}
+
+
+def stand_in(text: str, tag: str, limit: Optional[int] = None) -> str:
+    """A stand-in translation of one text: the language's mark joined to the English words (so the word
+    count stays the same), cut to `limit` characters."""
+    return f"{STAND_IN_LANGUAGES[tag]}{text}"[:limit]
+
+
+def write_translations(
+    folder: Path, knowledge: Path = FIXTURE_KNOWLEDGE, strings: Path = FIXTURE_STRINGS, tags=tuple(STAND_IN_LANGUAGES)
+) -> Path:
+    """Copies a knowledge file and strings file into `folder` (as en.yml and en.strings.yml) with stand-in
+    translations beside them (`pt.yml`, `pt.strings.yml`, `ar.yml`, ...): every patient-facing text marked
+    by its language, every id, source, level and number kept. Returns the English knowledge file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    english, english_strings = yaml.safe_load(knowledge.read_text()), yaml.safe_load(strings.read_text())
+    (folder / "en.yml").write_text(knowledge.read_text())
+    (folder / "en.strings.yml").write_text(strings.read_text())
+    for tag in tags:
+        document = copy.deepcopy(english)
+        document["language"] = tag
+        for entry in document["entries"]:
+            entry["title"] = stand_in(entry["title"], tag, TITLE_MAX_CHARS)
+            for key in ("answer", "detail"):
+                if entry.get(key):
+                    entry[key] = stand_in(entry[key], tag)
+            entry["evidence"]["summary"] = stand_in(entry["evidence"]["summary"], tag)
+            entry["review"] = {"status": "draft"}
+        document["messages"] = {key: stand_in(text, tag) for key, text in document["messages"].items()}
+        words = copy.deepcopy(english_strings)
+        words["language"] = tag
+        for group, texts in words.items():
+            if isinstance(texts, dict):
+                words[group] = {key: stand_in(text, tag) for key, text in texts.items()}
+        stem = tag.split("-")[0]
+        (folder / f"{stem}.yml").write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False))
+        (folder / f"{stem}.strings.yml").write_text(yaml.safe_dump(words, allow_unicode=True, sort_keys=False))
+    return folder / "en.yml"
 
 
 def stack_env(**values: str) -> Dict[str, str]:
@@ -101,6 +153,22 @@ def stack_strings() -> UiStrings:
 
 
 @pytest.fixture(scope="session")
+def stack_knowledge_file(tmp_path_factory) -> Path:
+    """The session stack's knowledge folder: the knowledge file the model was trained for and the fixture
+    strings file, with stand-in Portuguese and Arabic translations beside them (`write_translations`)."""
+    folder = tmp_path_factory.mktemp("knowledge")
+    return write_translations(folder, settings.current().knowledge_file, FIXTURE_STRINGS)
+
+
+@pytest.fixture(scope="session")
+def stack_locales(stack_knowledge_file: Path) -> Locales:
+    """The languages the session stack answers in (English and the stand-in translations), as it reads them."""
+    return Locales(
+        stack_knowledge_file, stack_knowledge_file.with_name("en.strings.yml"), FIXTURE_CLINIC, require_approved=False
+    )
+
+
+@pytest.fixture(scope="session")
 def model_path() -> Path:
     path = settings.current().model
     if not path.exists():
@@ -109,7 +177,7 @@ def model_path() -> Path:
 
 
 @pytest.fixture(scope="session")
-def stack(model_path: Path, tmp_path_factory):
+def stack(model_path: Path, stack_knowledge_file: Path, tmp_path_factory):
     """The real action server, Rasa server and web server, on free ports, for the whole session.
 
     `clinic_site` is the origin of a clinic's own web site (another port: another origin) that may
@@ -117,12 +185,17 @@ def stack(model_path: Path, tmp_path_factory):
     from servers.stack import Stack, StackConfig, free_port
 
     database = tmp_path_factory.mktemp("tracker") / "conversations.db"
+    english = stack_knowledge_file
     config = StackConfig.free(
         model=model_path,
         log_dir=ROOT / "results" / "logs",
         # the whole suite shares 127.0.0.1: a higher per-address limit keeps the suite from tripping it
         extra_env=stack_env(
-            TRACKER_STORE_URL=f"sqlite:///{database}", RATE_LIMIT_PER_CLIENT="5000", STAFF_TOKEN=STAFF_TOKEN
+            TRACKER_STORE_URL=f"sqlite:///{database}",
+            RATE_LIMIT_PER_CLIENT="5000",
+            STAFF_TOKEN=STAFF_TOKEN,
+            KNOWLEDGE_FILE=str(english),
+            STRINGS_FILE=str(english.with_name("en.strings.yml")),
         ),
     )
     clinic_site = f"http://127.0.0.1:{free_port()}"

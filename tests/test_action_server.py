@@ -8,7 +8,7 @@ import pytest
 import yaml
 from rasa_sdk.endpoint import create_app
 
-from tests.conftest import ROOT, fixture_store
+from tests.conftest import ROOT, fixture_locales
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +16,7 @@ def client():
     from actions import actions
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(actions, "STORE", fixture_store())
+        patch.setattr(actions, "LOCALES", fixture_locales())
         yield create_app("actions").test_client
 
 

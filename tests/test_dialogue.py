@@ -237,7 +237,7 @@ def test_a_clinic_answer_fills_in_the_clinic_settings(kb: KnowledgeBase) -> None
 
 def test_greet_gets_a_greeting_with_the_emergency_number(kb: KnowledgeBase) -> None:
     reply = say(kb, "greet")
-    assert one_custom(reply) == {"kind": "greeting", "topic": None}
+    assert one_custom(reply) == {"kind": "greeting", "topic": None, "lang": "en"}
     assert f"call {kb.clinic.emergency_number}" in reply[0]["text"]
     assert reply[0]["text"] == kb.message("greeting")
     assert payloads(reply) == [f"/{t}" for t in STARTER_TOPICS]
@@ -254,7 +254,7 @@ def test_greet_gets_a_greeting_with_the_emergency_number(kb: KnowledgeBase) -> N
 )
 def test_small_talk_and_scope(kb: KnowledgeBase, intent: str, kind: str, message_key: str) -> None:
     reply = say(kb, intent)
-    assert one_custom(reply) == {"kind": kind, "topic": None}
+    assert one_custom(reply) == {"kind": kind, "topic": None, "lang": "en"}
     assert texts(reply) == [kb.message(message_key)]
 
 
@@ -269,7 +269,7 @@ def test_ask_capabilities_gets_a_menu_of_every_topic(kb: KnowledgeBase) -> None:
 
 def test_ask_human_gets_a_handoff_with_the_clinic_phone_and_hours(kb: KnowledgeBase) -> None:
     reply = say(kb, "ask_human")
-    assert one_custom(reply) == {"kind": "handoff", "topic": None}
+    assert one_custom(reply) == {"kind": "handoff", "topic": None, "lang": "en"}
     (words,) = texts(reply)
     assert words == kb.message("handoff")
     assert kb.clinic.phone in words
@@ -279,7 +279,13 @@ def test_ask_human_gets_a_handoff_with_the_clinic_phone_and_hours(kb: KnowledgeB
 
 def test_another_language_gets_english_only_with_the_clinic_phone(kb: KnowledgeBase) -> None:
     reply = converse(kb, [("other_language", [entity("language", "pt")])])[0]
-    assert one_custom(reply) == {"kind": "fallback", "topic": None, "reason": "other_language", "language": "pt"}
+    assert one_custom(reply) == {
+        "kind": "fallback",
+        "topic": None,
+        "reason": "other_language",
+        "language": "pt",
+        "lang": "en",
+    }
     assert texts(reply) == [kb.message("other_language")]
     assert kb.clinic.phone in texts(reply)[0] and kb.clinic.emergency_number in texts(reply)[0]
 
@@ -292,7 +298,13 @@ def test_a_handoff_after_fallbacks_gives_the_phone_and_hours(kb: KnowledgeBase) 
 @pytest.mark.parametrize(("intent", "helpful"), [("feedback_helpful", True), ("feedback_not_helpful", False)])
 def test_feedback_is_acknowledged_and_names_the_topic(kb: KnowledgeBase, intent: str, helpful: bool) -> None:
     reply = say(kb, "soreness_duration", intent)
-    assert one_custom(reply) == {"kind": "feedback", "topic": None, "helpful": helpful, "about": "soreness_duration"}
+    assert one_custom(reply) == {
+        "kind": "feedback",
+        "topic": None,
+        "helpful": helpful,
+        "about": "soreness_duration",
+        "lang": "en",
+    }
     assert texts(reply) == [kb.message(intent)]
     assert payloads(reply) == ([] if helpful else ["/ask_human"])
 
@@ -331,7 +343,7 @@ def test_a_personal_decision_is_referred_with_the_topic_facts(
 
 def test_a_personal_decision_without_an_entity_is_referred_without_a_topic(kb: KnowledgeBase) -> None:
     reply = say(kb, "personal_decision")
-    assert one_custom(reply) == {"kind": "refer_clinician", "topic": None}
+    assert one_custom(reply) == {"kind": "refer_clinician", "topic": None, "lang": "en"}
     assert texts(reply) == [kb.message("refer_clinician")]
     assert buttons(reply) == []
 
@@ -464,7 +476,7 @@ def test_followup_more_without_a_detail_says_so(kb: KnowledgeBase, topic: str) -
     first = say(kb, topic)
     assert "/followup_more" not in payloads(first)
     reply = say(kb, topic, "followup_more")
-    assert one_custom(reply) == {"kind": "chitchat", "topic": None}
+    assert one_custom(reply) == {"kind": "chitchat", "topic": None, "lang": "en"}
     assert texts(reply) == [kb.message("no_more_detail")]
     assert payloads(reply) == [f"/{r}" for r in kb.entry(topic).related]
 
@@ -473,7 +485,7 @@ def test_followup_more_without_a_detail_says_so(kb: KnowledgeBase, topic: str) -
 def test_a_followup_without_an_earlier_topic_asks_which_topic(kb: KnowledgeBase, followup: str) -> None:
     for steps in ([followup], ["greet", followup], ["ask_capabilities", "ask_human", followup]):
         reply = say(kb, *steps)
-        assert one_custom(reply) == {"kind": "fallback", "topic": None}
+        assert one_custom(reply) == {"kind": "fallback", "topic": None, "lang": "en"}
         assert texts(reply) == [kb.message("followup_unclear")]
         assert payloads(reply) == [f"/{t}" for t in STARTER_TOPICS]
 
@@ -485,7 +497,7 @@ def test_a_new_session_forgets_the_earlier_topic(kb: KnowledgeBase) -> None:
     history = history_from_events(events)
     assert history.customs == []
     reply = decide(kb, Turn("followup_duration"), history)
-    assert one_custom(reply) == {"kind": "fallback", "topic": None}
+    assert one_custom(reply) == {"kind": "fallback", "topic": None, "lang": "en"}
     assert texts(reply) == [kb.message("followup_unclear")]
 
 
@@ -512,7 +524,7 @@ def test_history_reads_only_the_custom_objects_of_bot_events(kb: KnowledgeBase) 
 @pytest.mark.parametrize("intent", ["nlu_fallback", None, "an_intent_the_bot_does_not_know"])
 def test_not_understood_gets_a_fallback_with_topic_buttons(kb: KnowledgeBase, intent: Optional[str]) -> None:
     reply = say(kb, intent)
-    assert one_custom(reply) == {"kind": "fallback", "topic": None}
+    assert one_custom(reply) == {"kind": "fallback", "topic": None, "lang": "en"}
     assert texts(reply) == [kb.message("fallback")]
     assert payloads(reply) == [f"/{t}" for t in STARTER_TOPICS[:4]]
     assert buttons(reply)[0] == {"title": kb.entry(STARTER_TOPICS[0]).title, "payload": f"/{STARTER_TOPICS[0]}"}
@@ -542,7 +554,7 @@ def test_a_fallback_tops_up_the_closest_topics_with_starters(kb: KnowledgeBase) 
 
 def test_a_second_fallback_in_a_row_hands_off(kb: KnowledgeBase) -> None:
     reply = say(kb, "nlu_fallback", None)
-    assert one_custom(reply) == {"kind": "handoff", "topic": None}
+    assert one_custom(reply) == {"kind": "handoff", "topic": None, "lang": "en"}
     (words,) = texts(reply)
     assert words == kb.message("handoff_after_fallbacks")
     assert kb.clinic.phone in words
@@ -573,7 +585,7 @@ def test_an_unknown_kind_is_refused() -> None:
 
 def test_the_action_server_down_reply_is_a_handoff(kb: KnowledgeBase) -> None:
     reply = replies.action_server_down(kb)
-    assert one_custom(reply) == {"kind": "handoff", "topic": None, "reason": "knowledge_unavailable"}
+    assert one_custom(reply) == {"kind": "handoff", "topic": None, "reason": "knowledge_unavailable", "lang": "en"}
     (words,) = texts(reply)
     assert words == kb.message("action_server_down")
     assert kb.clinic.phone in words and kb.clinic.emergency_number in words

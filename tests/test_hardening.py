@@ -366,7 +366,7 @@ def test_a_sender_over_the_rate_limit_is_told_to_slow_down(stack, stack_kb):
     for _ in range(30):
         assert one_custom(turn(stack, sender, "hello")).get("reason") != "rate_limited"
     messages = turn(stack, sender, "hello")
-    assert one_custom(messages) == {"kind": "fallback", "topic": None, "reason": "rate_limited"}
+    assert one_custom(messages) == {"kind": "fallback", "topic": None, "reason": "rate_limited", "lang": "en"}
     assert texts(messages) == [stack_kb.message("rate_limited")]
     assert len(user_texts(stack, sender)) == 30  # the refused message never reached Rasa
     assert one_custom(turn(stack, new_sender("fast"), "hello"))["kind"] == "greeting"

@@ -126,3 +126,56 @@ def test_the_guard_turns_gibberish_into_a_fallback_but_keeps_an_urgent_vote():
 def test_chat_words_and_the_clinic_vocabulary_are_known():
     known = load_known_words()
     assert {"dn", "tmrw", "eliquis", "trapezius", "traps"} <= known
+
+
+# --- the second opinion (py3langid) and mixed scripts ---------------------------------------------------
+
+
+def opinion_of(named: str, probability: float):
+    return lambda text: (named, probability)
+
+
+def with_opinion(named: str, probability: float) -> LanguageDetector:
+    return LanguageDetector(
+        scripts={"ar": ["Arabic"]},
+        words={"en": ["the", "is", "my", "does"], "pt": ["é", "tipo", "meu"]},
+        second_opinion=opinion_of(named, probability),
+        min_probability=0.9,
+    )
+
+
+def test_the_identifier_decides_a_message_with_few_listed_words():
+    guess = with_opinion("pt", 0.97).detect("dry needling é acupuntura chinesa ou não")
+    assert (guess.language, guess.sure) == ("pt", True)
+
+
+def test_the_identifier_needs_a_listed_word_of_its_language_and_a_high_probability():
+    assert with_opinion("pt", 0.97).detect("whos qualified to do dry needling here").english
+    assert with_opinion("pt", 0.80).detect("dry needling é acupuntura chinesa ou não").english
+
+
+def test_arabic_words_around_the_treatments_english_name_are_arabic():
+    guess = FIXTURE.detect("شو يعني dry needling")
+    assert (guess.language, guess.sure) == ("ar", True)
+    assert FIXTURE.detect("what does the word شكرا mean in my language").english
+
+
+def test_the_identifiers_model_must_have_the_pinned_checksum():
+    from needlewise.language import py3langid_opinion
+
+    with pytest.raises(ValueError, match="SHA-256"):
+        py3langid_opinion({"model_sha256": "0" * 64, "languages": ["en", "pt"]})
+
+
+@pytest.mark.parametrize(
+    "text, language",
+    [
+        ("shu ya3ni dry needling w kif bi sa3ed", "ar"),
+        ("3ndi waja3 bl ra2ba mn 2 jum3a", "ar"),
+        ("oi, vcs fazem agulhamento seco pra dor no pescoço?", "pt"),
+        ("ponto gatilho existe mesmo ou é invenção?", "pt"),
+        ("I had 3 sessions and my neck is still sore", "en"),
+    ],
+)
+def test_the_shipped_detector_reads_arabizi_and_informal_portuguese(text, language):
+    assert default_detector().detect(text).language == language

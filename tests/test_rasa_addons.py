@@ -11,12 +11,12 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa_addons import channels
 from rasa_addons.channels import ContractGuard, guarded
 from rasa_addons.components import RedFlagOverride
-from tests.conftest import fixture_store
+from tests.conftest import fixture_locales
 
 
 @pytest.fixture(autouse=True)
 def fixture_knowledge(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(channels, "_store", fixture_store())
+    monkeypatch.setattr(channels, "_locales", fixture_locales())
 
 
 def parsed(text: str, intent: str = "serious_risks", confidence: float = 0.9) -> Message:

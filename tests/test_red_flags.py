@@ -513,3 +513,43 @@ def test_foreign_past_context_is_overruled_by_a_now_cue(detector):
     assert detector.detect("desmaiei uma vez no dentista anos atrás") == []
     assert [f.category for f in detector.detect("desmaiei uma vez anos atrás e agora desmaiei de novo")] == ["fainting"]
     assert detector.detect("كان عندي حرارة الأسبوع الماضي بس الحين تمام") == []
+
+
+def test_a_portuguese_sentence_is_read_by_the_portuguese_patterns_only():
+    languages = {
+        "pt": {"_not_before": [r"\b(nao|se)\b"], "stroke": [r"\bavc\b"]},
+        "fr": {"stroke": [r"\bavc\b"]},
+    }
+    detector = RedFlagDetector({}, languages=languages)
+    assert detector.detect("meu pai ta tendo um avc") != []
+    assert detector.detect("e se der avc?") == []  # the Portuguese cue negates it: French may not fire instead
+    assert detector.detect("nao tenho avc nenhum, meu pai que teve") == []  # "nao", "meu": Portuguese only
+    assert [f.category for f in detector.detect("je pense que c'est un avc")] == ["stroke"]
+
+
+def test_arabizi_is_not_read_as_french():
+    detector = RedFlagDetector({}, languages={"fr": {"breathing": [r"\bpneumothorax\b"]}})
+    assert detector.detect("fi wa7ad saro 3ando pneumothorax?") == []
+    assert detector.detect("j'ai un pneumothorax") != []
+
+
+def test_a_negation_does_not_reach_past_a_new_clause(detector):
+    assert [f.category for f in detector.detect("حسيت بدوخه وبعدين ما حسيت بشي وصحيت على الارض")] == ["fainting"]
+    assert detector.detect("ما اغمي علي بس دخت شوي") == []
+    assert [f.category for f in detector.detect("ما نمت طول الليل وصدري يوجعني")] == ["chest_pain"]
+    assert detector.detect("صدري ما يوجعني، بس ظهري") == []
+
+
+def test_figures_of_speech_are_not_a_crisis(detector):
+    for text in (
+        "to morrendo de rir",
+        "vou morrer de vergonha kkk",
+        "esse treino vai me matar",
+        "بموت من الضحك",
+        "ابي اموت من الضحك",
+        "matar a saudade da praia",
+        "ما ابي اعيش مع هالالم، الابر تفيد؟",
+    ):
+        assert detector.detect(text) == [], text
+    for text in ("quero morrer", "quero sumir", "ما عاد ابي اعيش", "ابي اموت", "penso em me matar"):
+        assert summary(detector.detect(text))[0], text

@@ -19,6 +19,7 @@ import yaml
 from needlewise import replies, strings
 from needlewise.dialogue import History, Turn, decide
 from needlewise.knowledge import CATEGORIES, EVIDENCE_LEVELS, PLACEHOLDERS, KnowledgeFileError, KnowledgeStore
+from needlewise.locales import Locales
 from needlewise.strings import KEYS, PAGE_GROUPS, StringsStore, UiStrings, load_strings
 from tests.conftest import FIXTURE_CLINIC, FIXTURE_STRINGS, FIXTURE_TOPICS
 from tools import check_knowledge
@@ -262,7 +263,7 @@ async def test_the_last_resort_comes_from_the_strings_file_and_outlives_every_fi
     monkeypatch.setattr(channels, "LAST_RESORT", store.get().text("safety_net", "last_resort"))
     knowledge = tmp_path / "en.yml"
     knowledge.write_text("- not a knowledge file\n", encoding="utf-8")
-    monkeypatch.setattr(channels, "_store", KnowledgeStore(knowledge, FIXTURE_CLINIC, FIXTURE_TOPICS))
+    monkeypatch.setattr(channels, "_locales", Locales(knowledge, copy, FIXTURE_CLINIC, topics_path=FIXTURE_TOPICS))
     copy.unlink()  # and the strings file is gone too
 
     async def silent(message: UserMessage) -> None:

@@ -1,14 +1,17 @@
 """`python -m tools.bench_patches`: what each Rasa patch (rasa_addons/patches/) gains, measured.
 
 Loads the trained model once (models/needlewise.tar.gz) into a Rasa Agent that calls the real
-action server (started on a free port), then plays patients' conversations, six held-out
-questions each (tests/nlu/heldout.yml), through `Agent.handle_message`: with every patch, with
-one session per patch. A session plays the same conversations with three sets of patches:
-all, all again, and all but that one patch. In each round every patient's conversation is played
-once with each set, the sets in a new shuffled order for each patient, so a slower or faster
-spell of the shared machine hits all three alike. A first round warms up and is not counted (it
-also fills the sentence encoder's cache, as the server's channels do by encoding each message
-ahead on a worker thread, so the figures are the work the patches touch).
+action server (started on a free port), with every patch applied as the launcher does (Rasa's
+graph takes each component's function when it loads the model: classifier_weights reaches the
+model only so, and does no more than Rasa's own while reverted), then plays patients'
+conversations, six held-out questions each (tests/nlu/heldout.yml), through
+`Agent.handle_message`: with every patch, with one session per patch. A session plays the same
+conversations with three sets of patches: all, all again, and all but that one patch. In each
+round every patient's conversation is played once with each set, the sets in a new shuffled order
+for each patient, so a slower or faster spell of the shared machine hits all three alike. A first
+round warms up and is not counted (it also fills the sentence encoder's cache, as the server's
+channels do by encoding each message ahead on a worker thread, so the figures are the work the
+patches touch).
 
 The measure is CPU time per turn of both processes a turn runs in, the Rasa process and the
 action server (the server's throughput on two cores is bounded by it); wall time is shown beside
@@ -23,6 +26,14 @@ patches out at once; `--none` all against none.
 gc_freeze's purpose is shorter pauses, not less work per turn: it is judged by how long a full
 collection takes with and without it (the wait of the turn that triggers one), against the
 spread of those timings.
+
+"Within noise" here is not a reason to drop a patch: the measure is one patient at a time. Five
+patches (action_session, classifier_weights, feature_copy, classifier_rows, skip_listen_prediction)
+were dropped on 2026-11-29 for it, and `make bench` then showed throughput halved at 50 patients
+(205.6 turns/s at 10 patients with them, 102.6 without, side by side on the same machine); they
+were restored the same day. Check `make bench` before dropping any. Two of them cannot show here on
+their own: feature_copy is called only when classifier_rows is left out (`--together
+classifier_rows feature_copy`), and action_session saves waits for new connections more than CPU.
 """
 
 from __future__ import annotations
@@ -247,6 +258,7 @@ def main(argv: Any = None) -> int:
         try:
             stack.start(["actions"])
             stack.wait_ready(["actions"])
+            patches.apply_all()  # before the model loads, as the launcher does; configure() sets each set
             agent = load(args.model, config.actions_url)
             print(f"{len(texts)} turns per set and round, {args.rounds} rounds per session", file=sys.stderr)
             for label, without in sessions:

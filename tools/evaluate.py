@@ -1,13 +1,16 @@
-"""`make eval`: measures the trained model on the held-out set (tests/nlu/heldout.yml).
+"""`make eval`: measures the trained model on the held-out sets, one per language.
 
-The held-out set is written separately from the training data and never trained on. Each
-example runs through the whole NLU pipeline (classifier, fallback and the red-flag layer), and
-is scored by what the patient would get: the reply kind, and for questions the topic.
+`tests/nlu/heldout.yml` (English), `heldout_pt.yml` (Brazilian Portuguese) and `heldout_ar.yml`
+(Arabic) are written separately from the training data and never trained on. Each example runs
+through the whole NLU pipeline (classifier, fallback and the red-flag layer), and is scored by what
+the patient would get: the reply kind, for questions the topic, and the language the reply would be
+written in (needlewise/language.py's choice for a first message with no hint from the page).
 
 The model runs with the same Rasa patches as the server (rasa_addons/patches/).
 
-Writes `results/eval/report.json` and `results/eval/report.md` (per-intent precision and
-recall, and every confusion) and exits 1 if a threshold is missed.
+Writes `results/eval/report.json` and `report.md` for English, `results/eval/pt/` and
+`results/eval/ar/` for the others (per-intent precision and recall, and every confusion), and
+exits 1 if any language misses a threshold of its own.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from needlewise.knowledge import load_topic_spec
 from needlewise.settings import ROOT
 
 HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
+#: Every held-out set: the English one, and `heldout_<language>.yml` for each other language.
+HELDOUT_SETS = sorted((ROOT / "tests" / "nlu").glob("heldout*.yml"))
 MODEL = ROOT / "models" / "needlewise.tar.gz"
 OUT = ROOT / "results" / "eval"
 
@@ -40,7 +45,31 @@ THRESHOLDS = {
     "referral_recall": 0.85,
     "handoff_recall": 0.85,
     "other_language_recall": 0.90,
+    "reply_language_accuracy": 0.95,
 }
+#: The thresholds of a translated language (set before its first measurement, issue 17): its held-out
+#: set has no `other_language` examples (it is not another language there).
+TRANSLATED_THRESHOLDS = {
+    "topic_accuracy": 0.85,
+    "urgent_recall": 1.00,
+    "urgent_false_alarm_rate_max": 0.01,
+    "out_of_scope_recall": 0.85,
+    "referral_recall": 0.80,
+    "handoff_recall": 0.85,
+    "reply_language_accuracy": 0.90,
+}
+
+
+def language_of(heldout: Path) -> str:
+    """`heldout_pt.yml` -> `pt`; `heldout.yml` -> `en`."""
+    stem = Path(heldout).stem
+    return stem.split("_", 1)[1] if "_" in stem else "en"
+
+
+def thresholds_of(lang: str) -> Dict[str, float]:
+    return THRESHOLDS if lang == "en" else TRANSLATED_THRESHOLDS
+
+
 #: The recall measures: (metric, the intent whose examples it counts, its name in the report).
 RECALLS = [
     ("urgent_recall", "urgent", "urgent recall"),
@@ -69,6 +98,16 @@ class Result:
     expected: str
     predicted: str
     confidence: float
+    #: the primary language the reply is (or would be) written in
+    lang: str = ""
+
+
+def reply_language(text: str) -> str:
+    """The language the bot answers a first message in when the page gives no hint (needlewise/language.py)."""
+    from needlewise import language
+
+    served = ["en", *(language_of(path) for path in HELDOUT_SETS if language_of(path) != "en")]
+    return language.choose(language.default_detector().detect(text), served)
 
 
 #: In a single-turn REST check, what each reply kind says the bot understood (topics: their id).
@@ -120,7 +159,8 @@ async def predict_rest(rasa_url: str, examples: List[Tuple[str, str]], concurren
                 messages = await response.json(content_type=None)
             customs = [m["custom"] for m in messages if isinstance(m, dict) and "custom" in m]
             predicted = intent_of_reply(customs[0]) if len(customs) == 1 else f"broken reply ({response.status})"
-            results[index] = Result(text, expected, predicted, 1.0)
+            spoken = str(customs[0].get("lang") or "").split("-")[0] if len(customs) == 1 else ""
+            results[index] = Result(text, expected, predicted, 1.0, spoken)
 
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(timeout=timeout) as session:
@@ -128,8 +168,8 @@ async def predict_rest(rasa_url: str, examples: List[Tuple[str, str]], concurren
     return results
 
 
-def predict_through_rest(model: Path, examples: List[Tuple[str, str]]) -> List[Result]:
-    """Starts the real servers (Rasa, action server, web) on free ports and asks them."""
+def predict_through_rest(model: Path, sets: Dict[str, List[Tuple[str, str]]]) -> Dict[str, List[Result]]:
+    """Starts the real servers (Rasa, action server, web) on free ports and asks them every set's questions."""
     from servers.stack import Stack, StackConfig
     from tools.load import LOAD_ENV
 
@@ -138,23 +178,35 @@ def predict_through_rest(model: Path, examples: List[Tuple[str, str]]) -> List[R
             model=model, extra_env={**LOAD_ENV, "TRACKER_STORE_URL": f"sqlite:///{Path(folder) / 'eval.db'}"}
         )
         with Stack(config):
-            return asyncio.run(predict_rest(config.rasa_url, examples))
+            return {lang: asyncio.run(predict_rest(config.rasa_url, examples)) for lang, examples in sets.items()}
 
 
-async def predict(model: Path, examples: List[Tuple[str, str]]) -> List[Result]:
+async def predict(model: Path, sets: Dict[str, List[Tuple[str, str]]]) -> Dict[str, List[Result]]:
     from rasa.core.agent import Agent
 
     agent = Agent.load(str(model))
-    results = []
-    for text, expected in examples:
-        parsed = await agent.parse_message(text)
-        intent = parsed.get("intent") or {}
-        name, confidence = intent.get("name") or "nlu_fallback", float(intent.get("confidence") or 0)
-        results.append(Result(text, expected, name, confidence))
-    return results
+    found: Dict[str, List[Result]] = {}
+    for lang, examples in sets.items():
+        results = found[lang] = []
+        for text, expected in examples:
+            parsed = await agent.parse_message(text)
+            intent = parsed.get("intent") or {}
+            name, confidence = intent.get("name") or "nlu_fallback", float(intent.get("confidence") or 0)
+            results.append(Result(text, expected, name, confidence, reply_language(text)))
+    return found
 
 
-def score(results: List[Result], topics: Dict[str, str]) -> dict:
+def answered_elsewhere(results: List[Result], lang: str) -> Tuple[List[Result], List[str]]:
+    """Leaves out of a set's scores its `other_language` examples written in a language the bot now
+    answers in (the English set's Portuguese and Arabic ones, written when only English was answered):
+    their own language's held-out set measures those. Returns (kept, texts left out)."""
+    served = {language_of(path) for path in HELDOUT_SETS} - {lang, "en"}
+    kept = [r for r in results if not (r.expected == "other_language" and r.lang in served)]
+    return kept, [r.text for r in results if r not in kept]
+
+
+def score(results: List[Result], topics: Dict[str, str], lang: str = "en") -> dict:
+    thresholds = thresholds_of(lang)
     topic_cases = [r for r in results if r.expected in topics]
     calm_cases = [r for r in results if r.expected != "urgent"]
     kind_right = sum(kind_of(r.predicted, topics) == kind_of(r.expected, topics) for r in results)
@@ -180,22 +232,25 @@ def score(results: List[Result], topics: Dict[str, str]) -> dict:
         "urgent_false_alarm_rate": ratio(sum(r.predicted == "urgent" for r in calm_cases), len(calm_cases)),
         "kind_accuracy": ratio(kind_right, len(results)),
         "intent_accuracy": ratio(sum(r.predicted == r.expected for r in results), len(results)),
+        "reply_language_accuracy": ratio(sum(r.lang == lang for r in results), len(results)),
     }
     for metric, intent, _ in RECALLS:
         cases = [r for r in results if r.expected == intent]
-        metrics[metric] = ratio(sum(r.predicted == intent for r in cases), len(cases))
+        if cases or metric in thresholds:
+            metrics[metric] = ratio(sum(r.predicted == intent for r in cases), len(cases))
     failures = []
-    for name in ("topic_accuracy", *(metric for metric, _, _ in RECALLS)):
-        if metrics[name] < THRESHOLDS[name]:
-            failures.append(f"{name} {metrics[name]:.3f} is below {THRESHOLDS[name]:.2f}")
-    if metrics["urgent_false_alarm_rate"] > THRESHOLDS["urgent_false_alarm_rate_max"]:
+    for name in ("topic_accuracy", "reply_language_accuracy", *(metric for metric, _, _ in RECALLS)):
+        if name in thresholds and metrics[name] < thresholds[name]:
+            failures.append(f"{lang}: {name} {metrics[name]:.3f} is below {thresholds[name]:.2f}")
+    if metrics["urgent_false_alarm_rate"] > thresholds["urgent_false_alarm_rate_max"]:
         failures.append(
-            f"urgent_false_alarm_rate {metrics['urgent_false_alarm_rate']:.3f} is above "
-            f"{THRESHOLDS['urgent_false_alarm_rate_max']:.2f}"
+            f"{lang}: urgent_false_alarm_rate {metrics['urgent_false_alarm_rate']:.3f} is above "
+            f"{thresholds['urgent_false_alarm_rate_max']:.2f}"
         )
     return {
+        "language": lang,
         "metrics": metrics,
-        "thresholds": THRESHOLDS,
+        "thresholds": thresholds,
         "failures": failures,
         "per_intent": per_intent,
         "confusions": [{"expected": e, "predicted": p, "count": n} for (e, p), n in confusions.most_common()],
@@ -206,18 +261,29 @@ def score(results: List[Result], topics: Dict[str, str]) -> dict:
 def write_report(report: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
-    m = report["metrics"]
+    m, limits = report["metrics"], report["thresholds"]
     lines = [
-        "# Held-out NLU evaluation",
+        f"# Held-out NLU evaluation ({report['language']})",
         "",
-        f"Examples: {m['examples']}",
+        f"Examples: {m['examples']}"
+        + (
+            f" ({len(report['left_out'])} more left out: labelled another language, written in one answered now)"
+            if report.get("left_out")
+            else ""
+        ),
         "",
         "| measure | value | threshold |",
         "| --- | --- | --- |",
-        f"| topic accuracy | {m['topic_accuracy']:.3f} | >= {THRESHOLDS['topic_accuracy']:.2f} |",
+        f"| topic accuracy | {m['topic_accuracy']:.3f} | >= {limits['topic_accuracy']:.2f} |",
         f"| urgent false alarms | {m['urgent_false_alarm_rate']:.3f} "
-        f"| <= {THRESHOLDS['urgent_false_alarm_rate_max']:.2f} |",
-        *(f"| {label} | {m[metric]:.3f} | >= {THRESHOLDS[metric]:.2f} |" for metric, _, label in RECALLS),
+        f"| <= {limits['urgent_false_alarm_rate_max']:.2f} |",
+        *(
+            f"| {label} | {m[metric]:.3f} | >= {limits[metric]:.2f} |"
+            for metric, _, label in RECALLS
+            if metric in limits
+        ),
+        f"| reply in the message's language | {m['reply_language_accuracy']:.3f} "
+        f"| >= {limits['reply_language_accuracy']:.2f} |",
         f"| reply-kind accuracy | {m['kind_accuracy']:.3f} | |",
         f"| intent accuracy | {m['intent_accuracy']:.3f} | |",
         "",
@@ -242,7 +308,7 @@ def write_report(report: dict, out: Path) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", type=Path, default=MODEL)
-    parser.add_argument("--heldout", type=Path, default=HELDOUT)
+    parser.add_argument("--heldout", type=Path, nargs="+", default=HELDOUT_SETS, help="held-out sets (default: all)")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument(
         "--rest",
@@ -256,26 +322,32 @@ def main(argv=None) -> int:
 
     configure_structlog(logging.WARNING)  # no per-message debug lines: they would print patients' words
     topics = load_topic_spec()
-    examples = load_examples(args.heldout)
+    sets = {language_of(path): load_examples(path) for path in args.heldout}
     if args.rest:  # the real servers, patched by their launcher (rasa_addons/serve.py)
-        results = predict_through_rest(args.model, examples)
+        found = predict_through_rest(args.model, sets)
     else:
         from rasa_addons import patches
 
         patches.apply_all()  # the Rasa the server runs (rasa_addons/patches/)
-        results = asyncio.run(predict(args.model, examples))
-    report = score(results, topics)
-    write_report(report, args.out)
-    m = report["metrics"]
-    print(
-        f"Held-out evaluation of {m['examples']} examples: topic accuracy {m['topic_accuracy']:.3f}, "
-        f"urgent false alarms {m['urgent_false_alarm_rate']:.3f}, "
-        + ", ".join(f"{label} {m[metric]:.3f}" for metric, _, label in RECALLS)
-        + f", reply-kind accuracy {m['kind_accuracy']:.3f}"
-    )
-    print(f"Report: {args.out / 'report.md'}")
-    if report["failures"]:
-        print("Below the thresholds:", *report["failures"], sep="\n  - ", file=sys.stderr)
+        found = asyncio.run(predict(args.model, sets))
+    failures = []
+    for lang, results in found.items():
+        results, left_out = answered_elsewhere(results, lang)
+        report = score(results, topics, lang)
+        report["left_out"] = left_out
+        out = args.out if lang == "en" else args.out / lang
+        write_report(report, out)
+        m = report["metrics"]
+        print(
+            f"Held-out evaluation ({lang}) of {m['examples']} examples: topic accuracy {m['topic_accuracy']:.3f}, "
+            f"urgent false alarms {m['urgent_false_alarm_rate']:.3f}, "
+            + ", ".join(f"{label} {m[metric]:.3f}" for metric, _, label in RECALLS if metric in m)
+            + f", reply-kind accuracy {m['kind_accuracy']:.3f}, reply language {m['reply_language_accuracy']:.3f}"
+        )
+        print(f"Report: {out / 'report.md'}")
+        failures += report["failures"]
+    if failures:
+        print("Below the thresholds:", *failures, sep="\n  - ", file=sys.stderr)
         return 1
     return 0
 

@@ -9,6 +9,13 @@
  * Every word it shows comes from /config.json (the strings file's `kiosk` and `client` groups and
  * the clinic's details). Until that is read, and whenever it cannot be, the screen stays neutral
  * and empty (kiosk.css), and the kiosk tries again every RETRY_SECONDS.
+ *
+ * Languages: the start screen has a button for each language served (each in its own name);
+ * ?lang=pt or ?lang=ar opens the kiosk in that language (its "home" language: else the clinic's
+ * default). Choosing a language starts a fresh conversation in it. When the bot answers in another
+ * language (the visitor typed in it), the kiosk's words follow. The page's lang and dir follow the
+ * language, so Arabic reads right to left and the layout mirrors. After the idle reset the kiosk
+ * is back in its home language.
  */
 (function () {
   "use strict";
@@ -24,6 +31,7 @@
   // The warning shows for 20 s; with a short test timeout (below 30 s) for 3 to 20 s.
   const WARN_SECONDS = IDLE_SECONDS >= 30 ? 20 : Math.min(20, Math.max(3, IDLE_SECONDS));
   const canSpeak = "speechSynthesis" in window && typeof window.SpeechSynthesisUtterance === "function";
+  const askedLanguage = params.get("lang") || "";
 
   const $ = (id) => document.getElementById(id);
   const ui = {
@@ -34,6 +42,9 @@
     product: $("k-product"),
     finish: $("k-finish"),
     start: $("k-start"),
+    languages: $("k-languages"),
+    languagesLabel: $("k-languages-label"),
+    languageButtons: $("k-language-buttons"),
     startTitle: $("k-start-title"),
     welcome: $("k-welcome"),
     privacy: $("k-privacy"),
@@ -57,7 +68,9 @@
     stillHere: $("k-still-here"),
   };
 
-  let config = null; // /config.json, once read: nothing is shown before
+  let config = null; // /config.json of the language shown, once read: nothing is shown before
+  let homeLanguage = ""; // the language the kiosk opened in, and returns to after each visitor
+  let languageEpoch = 0; // bumps on every change of language, so a late one never wins
   /** A string of the strings file's `kiosk` group. */
   const t = (key, values) => client.say(config, "kiosk", key, values);
   // "kiosk:" marks the conversation for the bot's short kiosk retention (needlewise/retention.py).
@@ -182,7 +195,7 @@
     speaking = null;
   }
 
-  function readAloudButton(text) {
+  function readAloudButton(text, lang) {
     const label = client.el("span", { text: t("read_aloud") });
     const button = client.el("button", { type: "button", class: "k-button k-read" }, client.icon("speaker"), label);
     button.addEventListener("click", () => {
@@ -190,7 +203,7 @@
       stopSpeaking();
       if (wasThis) return;
       const utterance = new window.SpeechSynthesisUtterance(text);
-      utterance.lang = document.documentElement.lang || "en";
+      utterance.lang = lang || document.documentElement.lang || "en";
       utterance.addEventListener("end", () => {
         if (speaking === button) stopSpeaking();
       });
@@ -206,7 +219,6 @@
     onAction: (title, payload, token) => ask(payload, title, false, token),
     links: false, // a public kiosk does not open other web sites
     surface: "kiosk",
-    lang: document.documentElement.lang || "en",
   };
 
   async function ask(message, shown, fromInput, token) {
@@ -226,18 +238,25 @@
     ui.typing.textContent = t("typing");
     question.focus({ preventScroll: true });
     try {
-      const reply = await client.sendTurn(config.rasaUrl, sender, text, "kiosk", token);
+      const reply = await client.sendTurn(config.rasaUrl, sender, text, "kiosk", token, { lang: config.language });
       if (myEpoch !== epoch) return;
+      // The bot answered in another language (the visitor typed in it): the kiosk follows.
+      const lang = client.replyLanguage(reply.custom);
+      const other = lang && !client.sameLanguage(lang, config.language) ? await languageConfig(lang) : null;
+      if (myEpoch !== epoch) return;
+      if (lang) client.markUserTurn(question, lang);
       const turn = { messages: reply.messages, custom: reply.custom };
-      const node = client.renderBotTurn(turn, config, renderOptions);
+      const node = client.renderBotTurn(turn, other || config, renderOptions);
       const words = client.turnText(turn);
       if (canSpeak && words) {
         // Under the first part of the answer (or the urgent box), before sources and buttons.
+        const read = readAloudButton(words, lang || config.language);
         const first = node.querySelector(".nw-urgent") || node.querySelector(".nw-bubble");
-        if (first) first.after(readAloudButton(words));
-        else node.append(readAloudButton(words));
+        if (first) first.after(read);
+        else node.append(read);
       }
       ui.log.append(node);
+      if (other) useLanguage(other);
     } catch (_error) {
       if (myEpoch !== epoch) return;
       const kept = fromInput && !ui.input.value; // not if the visitor has typed something else since
@@ -310,9 +329,8 @@
     armIdle();
   }
 
-  /** Back to the start screen with a fresh conversation; nothing of the last one stays. */
-  function reset() {
-    hideWarning();
+  /** A fresh conversation: a new sender id, nothing of the last one on the page or (deleted) at the bot. */
+  function newConversation() {
     stopSpeaking();
     epoch += 1;
     busy = false;
@@ -322,8 +340,15 @@
     ui.typing.textContent = "";
     ui.input.value = "";
     setAsk(false);
+  }
+
+  /** Back to the start screen, in the home language, with a fresh conversation; nothing of the last one stays. */
+  function reset() {
+    hideWarning();
+    newConversation();
     showScreen("start");
     if (document.activeElement && document.activeElement !== document.body) document.activeElement.blur();
+    if (!client.sameLanguage(config.language, homeLanguage)) chooseLanguage(homeLanguage, false);
     armIdle();
   }
 
@@ -338,18 +363,95 @@
   }
 
   // --- start -------------------------------------------------------------------------------
-  /** `text` into `parent`, with `value` (the emergency number) in a <strong id=...> where it occurs. */
+  /**
+   * `text` into `parent`, with `value` (the emergency number) in a <strong id=...> where it occurs,
+   * read left to right in every language.
+   */
   function emphasise(parent, text, value, id) {
     const at = value ? text.indexOf(value) : -1;
     if (at < 0) parent.replaceChildren(text);
-    else parent.replaceChildren(text.slice(0, at), client.el("strong", { id, text: value }), text.slice(at + value.length));
+    else parent.replaceChildren(text.slice(0, at), client.el("strong", { id, text: value, dir: "ltr" }), text.slice(at + value.length));
   }
 
-  /** Puts the strings file's words and the clinic's details on the page. */
+  // --- languages ------------------------------------------------------------------------------
+  const configs = new Map(); // primary language -> its /config.json (a promise), read once
+
+  function loadConfig(lang) {
+    const key = client.primaryLanguage(lang);
+    if (!configs.has(key)) {
+      configs.set(
+        key,
+        client.loadConfig(client.languageUrl("config.json", window.location.href, lang)).then((loaded) => {
+          if (!loaded) configs.delete(key); // asked again next time
+          return loaded;
+        })
+      );
+    }
+    return configs.get(key);
+  }
+
+  /** The config of `lang`, or null if it cannot be read or that language is not served. */
+  async function languageConfig(lang) {
+    const loaded = await loadConfig(lang);
+    return loaded && client.sameLanguage(loaded.language, lang) ? loaded : null;
+  }
+
+  /** The kiosk shows `loaded`'s language from now on: its words, its tiles, its direction. */
+  function useLanguage(loaded) {
+    languageEpoch += 1;
+    const mine = languageEpoch;
+    config = loaded;
+    showWords();
+    client
+      .loadJson(client.languageUrl("topics.json", window.location.href, config.language))
+      .catch(() => null)
+      .then((topics) => {
+        if (mine === languageEpoch) renderTopics(topics);
+      });
+  }
+
+  /** A language button (or the idle reset): a fresh conversation in that language. */
+  async function chooseLanguage(lang, focus) {
+    if (!config || client.sameLanguage(lang, config.language)) return;
+    newConversation();
+    const mine = ++languageEpoch;
+    const loaded = await languageConfig(lang);
+    if (!loaded || mine !== languageEpoch) return;
+    useLanguage(loaded);
+    if (focus) {
+      const chosen = ui.languageButtons.querySelector("[aria-pressed='true']");
+      if (chosen) chosen.focus({ preventScroll: true });
+    }
+  }
+
+  /** One button per language served, each in its own name and language; the one shown is pressed. */
+  function renderLanguages() {
+    const languages = config.languages || [];
+    ui.languages.hidden = languages.length < 2;
+    ui.languagesLabel.textContent = t("language_choice");
+    ui.languageButtons.replaceChildren(
+      ...languages.map((language) =>
+        client.el("button", {
+          type: "button",
+          class: "k-button k-language",
+          lang: language.code,
+          dir: language.dir,
+          "data-lang": language.code,
+          "aria-pressed": String(client.sameLanguage(language.code, config.language)),
+          text: language.name,
+          onclick: () => chooseLanguage(language.code, true),
+        })
+      )
+    );
+  }
+
+  /** Puts the strings file's words and the clinic's details on the page, in the config's language. */
   function showWords() {
     if (config.language) document.documentElement.lang = config.language;
+    document.documentElement.dir = config.dir || "ltr";
     renderOptions.lang = document.documentElement.lang;
     document.title = t("page_title");
+    renderLanguages();
     ui.clinic.textContent = config.clinic.name || "";
     ui.product.textContent = t("product");
     ui.finish.textContent = t("finish");
@@ -369,19 +471,21 @@
     setAsk(false);
   }
 
-  /** Reads /config.json, then the topics; until the config can be read the screen stays neutral. */
+  /**
+   * Reads /config.json (of ?lang=, else the clinic's language), then the topics; until the config
+   * can be read the screen stays neutral.
+   */
   async function init() {
-    const loaded = await client.loadConfig("config.json");
+    const loaded = await loadConfig(askedLanguage);
     if (!loaded) {
       document.body.classList.add("k-unavailable");
       setTimeout(init, RETRY_SECONDS * 1000);
       return;
     }
-    config = loaded;
+    homeLanguage = loaded.language;
     document.body.classList.remove("k-unavailable");
-    showWords();
+    useLanguage(loaded);
     wire();
-    renderTopics(await client.loadJson("topics.json").catch(() => null));
   }
 
   function wire() {

@@ -8,6 +8,11 @@
  *
  * Every word it shows comes from /config.json (`strings`: the strings file, filled in with the
  * clinic's details by the web server); nothing is made up here, not a clinic name, not a number.
+ *
+ * Languages: /config.json?lang=<tag> holds the words of one language (`language`, its `dir`), and
+ * lists every language served (`languages`: code, own name, dir) and the clinic's `defaultLanguage`.
+ * Each turn sends the page's language as `metadata.lang`; each reply says its own (`custom.lang`),
+ * and its nodes carry that `lang` and `dir`, so no text is ever marked as another language's.
  */
 (function () {
   "use strict";
@@ -17,6 +22,8 @@
   /** The groups of the strings file the pages show (needlewise/strings.py PAGE_GROUPS). */
   const STRING_GROUPS = ["client", "widget", "kiosk"];
   const PLACEHOLDER = /\{([a-z_]+)\}/g;
+  /** A BCP 47 language tag as the bot and the web server write them (en, pt-BR, ar). */
+  const LANGUAGE_TAG = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
 
   const SVG_NS = "http://www.w3.org/2000/svg";
   let idCounter = 0;
@@ -92,9 +99,13 @@
     return match ? `tel:${match[0].replace(/[^\d+]/g, "")}` : null;
   }
 
-  function phoneLink(number, className) {
-    const href = telHref(number);
-    return href ? el("a", { href, class: className }, String(number)) : document.createTextNode(String(number));
+  /**
+   * A phone number as a link; `links` false: as text. Either way isolated from the words around it
+   * (<bdi>, or dir on the link), so "0100 200 300" is never reordered inside right-to-left text.
+   */
+  function phoneLink(number, className, links) {
+    const href = links === false ? null : telHref(number);
+    return href ? el("a", { href, class: className, dir: "ltr" }, String(number)) : el("bdi", { class: className }, String(number));
   }
 
   function escapeRegExp(text) {
@@ -103,20 +114,21 @@
 
   /**
    * Appends `text` to `parent` as text nodes; web addresses and the clinic's phone numbers in
-   * it become links (when `links` is true). No markup in `text` is ever interpreted.
+   * it become links (when `links` is true; else the numbers are only kept left to right). No
+   * markup in `text` is ever interpreted.
    */
   function appendRichText(parent, text, config, links) {
     const value = String(text || "");
-    if (!links) {
-      parent.append(document.createTextNode(value));
-      return parent;
-    }
     const clinic = (config && config.clinic) || {};
     const numbers = [clinic.phone, clinic.emergencyNumber]
       .filter((n) => n && /\d/.test(n))
       .sort((a, b) => String(b).length - String(a).length)
       .map((n) => `(?<![\\d-])${escapeRegExp(n)}(?![\\d-])`);
-    const pattern = new RegExp(["https?:\\/\\/[^\\s<>\"]+", ...numbers].join("|"), "g");
+    if (!links && !numbers.length) {
+      parent.append(document.createTextNode(value));
+      return parent;
+    }
+    const pattern = new RegExp([...(links ? ["https?:\\/\\/[^\\s<>\"]+"] : []), ...numbers].join("|"), "g");
     let last = 0;
     for (const match of value.matchAll(pattern)) {
       let token = match[0];
@@ -127,7 +139,7 @@
         const href = safeUrl(token);
         parent.append(href ? externalLink(href, token) : document.createTextNode(token));
       } else {
-        parent.append(phoneLink(token));
+        parent.append(phoneLink(token, undefined, links));
       }
       last = start + token.length;
     }
@@ -164,10 +176,17 @@
       if (!isTextMap(data.clinic) || !strings || !STRING_GROUPS.every((group) => isTextMap(strings[group]))) {
         return null;
       }
+      const language = isLanguageTag(data.language) ? data.language : "";
+      const languages = (Array.isArray(data.languages) ? data.languages : [])
+        .filter((l) => l && isLanguageTag(l.code) && typeof l.name === "string" && l.name)
+        .map((l) => ({ code: l.code, name: l.name, dir: l.dir === "rtl" ? "rtl" : "ltr" }));
       return {
         // the bot's public address, or (empty) the origin and folder this config came from
         rasaUrl: typeof data.rasaUrl === "string" && data.rasaUrl ? data.rasaUrl : new URL(".", new URL(url, window.location.href)).href,
-        language: typeof data.language === "string" ? data.language : "",
+        language,
+        dir: data.dir === "rtl" ? "rtl" : "ltr",
+        defaultLanguage: isLanguageTag(data.defaultLanguage) ? data.defaultLanguage : language,
+        languages,
         clinic: Object.assign({}, data.clinic),
         evidenceLevels: isTextMap(data.evidenceLevels) ? Object.assign({}, data.evidenceLevels) : {},
         strings: Object.fromEntries(STRING_GROUPS.map((group) => [group, Object.assign({}, strings[group])])),
@@ -175,6 +194,40 @@
     } catch (_error) {
       return null;
     }
+  }
+
+  function isLanguageTag(tag) {
+    return typeof tag === "string" && tag.length <= 35 && LANGUAGE_TAG.test(tag);
+  }
+
+  /** "pt-BR" -> "pt"; "" for anything that is not a language tag. */
+  function primaryLanguage(tag) {
+    return isLanguageTag(tag) ? tag.split("-")[0].toLowerCase() : "";
+  }
+
+  /** Whether two tags name the same language (pt, pt-BR and pt-PT do). */
+  function sameLanguage(a, b) {
+    return Boolean(primaryLanguage(a)) && primaryLanguage(a) === primaryLanguage(b);
+  }
+
+  /** `file` (config.json, topics.json) next to `base`, for the language `lang` (none: the clinic's default). */
+  function languageUrl(file, base, lang) {
+    const url = new URL(file, base || window.location.href);
+    if (isLanguageTag(lang)) url.searchParams.set("lang", lang);
+    return url.href;
+  }
+
+  /** The language a reply is written in (`custom.lang` of the reply contract), or "". */
+  function replyLanguage(custom) {
+    return custom && isLanguageTag(custom.lang) ? custom.lang : "";
+  }
+
+  /** "rtl" or "ltr" for `tag`, as the web server listed it (config.languages); "auto" if not listed. */
+  function directionOf(config, tag) {
+    const listed = ((config && config.languages) || []).find((l) => sameLanguage(l.code, tag));
+    if (listed) return listed.dir;
+    if (config && sameLanguage(config.language, tag)) return config.dir || "ltr";
+    return "auto";
   }
 
   /**
@@ -241,13 +294,16 @@
   /**
    * One turn through Rasa's REST channel. Throws on network errors and non-200 answers.
    * `token` is the token that came with a clicked button (it proves the payload is the bot's own).
+   * options: {lang: the page's language, sent as metadata.lang; timeoutMs}.
    */
-  async function sendTurn(rasaUrl, sender, message, surface, token, timeoutMs) {
+  async function sendTurn(rasaUrl, sender, message, surface, token, options) {
     if (!rasaUrl) throw new Error("No Rasa server is configured.");
+    const opts = options || {};
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), timeoutMs || 20000);
+    const timer = setTimeout(() => controller.abort(), opts.timeoutMs || 20000);
     const metadata = { surface };
     if (typeof token === "string" && token) metadata.token = token;
+    if (isLanguageTag(opts.lang)) metadata.lang = opts.lang;
     try {
       const response = await fetch(webhookUrl(rasaUrl, "webhook"), {
         method: "POST",
@@ -354,7 +410,9 @@
         const main = safeUrl(source.url) || pubmed || doiUrl;
         const item = el("li");
         const title = String(source.title || main || say(config, "client", "source_untitled"));
-        item.append(links && main ? externalLink(main, title, "nw-source-title") : el("span", { class: "nw-source-title", text: title }));
+        const titleNode = links && main ? externalLink(main, title, "nw-source-title") : el("span", { class: "nw-source-title", text: title });
+        titleNode.setAttribute("dir", "auto"); // a study's title is in its own language, not the reply's
+        item.append(titleNode);
         const ids = [];
         if (pmid) ids.push(links ? externalLink(pubmed, `PMID ${pmid}`, "nw-source-id") : el("span", { text: `PMID ${pmid}` }));
         if (doi) ids.push(links ? externalLink(doiUrl, `DOI ${doi}`, "nw-source-id") : el("span", { text: `DOI ${doi}` }));
@@ -425,7 +483,8 @@
   }
 
   function bubble(text, config, options, className) {
-    return appendRichText(el("p", { class: `nw-bubble ${className || ""}`.trim() }), text, config, options.links !== false);
+    const marks = options.lang ? { lang: options.lang, dir: options.dir || "auto" } : {};
+    return appendRichText(el("p", { class: `nw-bubble ${className || ""}`.trim(), ...marks }), text, config, options.links !== false);
   }
 
   /** Urgent replies: distinct colour, an icon, an "Urgent" heading and the number to call. */
@@ -454,29 +513,34 @@
     const number = custom.call || clinic.emergencyNumber;
     if (number) {
       const href = telHref(number);
-      const label = say(config, "client", "call_button", { number });
+      // the number in a <bdi>: it reads left to right in every language
+      const words = (key) => sayInto(el("span"), config, "client", key, { number: el("bdi", { dir: "ltr", text: String(number) }) });
       box.append(
         kiosk || !href
-          ? el("p", { class: "nw-call" }, icon("phone"), el("span", { text: say(config, "client", "emergency_number", { number }) }))
-          : el("a", { class: "nw-call", href }, icon("phone"), el("span", { text: label }))
+          ? el("p", { class: "nw-call" }, icon("phone"), words("emergency_number"))
+          : el("a", { class: "nw-call", href }, icon("phone"), words("call_button"))
       );
     }
     if (custom.crisis_line) {
       const crisis = el("p", { class: "nw-crisis" }, el("strong", { text: `${say(config, "client", "crisis_line")} ` }));
-      crisis.append(kiosk ? document.createTextNode(custom.crisis_line) : phoneLink(custom.crisis_line));
+      crisis.append(phoneLink(custom.crisis_line, undefined, !kiosk));
       box.append(crisis);
     }
     return box;
   }
 
   /**
-   * One bot turn as DOM. options: {onAction(title, payload, token), links (default true),
-   * surface "web"|"kiosk", lang}.
+   * One bot turn as DOM, marked with the reply's language (`custom.lang`; else the config's) and
+   * its direction; `config` should be that language's (its words label the turn's buttons).
+   * options: {onAction(title, payload, token), links (default true), surface "web"|"kiosk", lang}.
    */
-  function renderBotTurn(turn, config, options) {
+  function renderBotTurn(turn, config, givenOptions) {
     const custom = turn.custom || {};
     const kind = /^[a-z_]+$/.test(custom.kind || "") ? custom.kind : "fallback";
-    const wrap = el("div", { class: `nw-turn nw-turn-bot nw-kind-${kind}`, "data-kind": kind });
+    const lang = replyLanguage(custom) || (config && config.language) || givenOptions.lang || "";
+    const options = Object.assign({}, givenOptions, { lang, dir: directionOf(config, lang) });
+    const marks = lang ? { lang, dir: options.dir } : {};
+    const wrap = el("div", { class: `nw-turn nw-turn-bot nw-kind-${kind}`, "data-kind": kind, ...marks });
     if (kind === "urgent") {
       wrap.append(renderUrgent(turn, config, options));
       return wrap;
@@ -502,14 +566,22 @@
     return wrap;
   }
 
-  function renderUserTurn(text, className) {
-    return el("div", { class: `nw-turn nw-turn-user ${className || ""}`.trim() }, el("p", { class: "nw-bubble", text }));
+  /** What the patient wrote: its direction from its own letters; `lang` once the bot has said which language it is. */
+  function renderUserTurn(text, className, lang) {
+    const node = el("div", { class: `nw-turn nw-turn-user ${className || ""}`.trim() }, el("p", { class: "nw-bubble", text, dir: "auto" }));
+    if (lang) markUserTurn(node, lang);
+    return node;
+  }
+
+  function markUserTurn(node, lang) {
+    if (isLanguageTag(lang)) node.setAttribute("lang", lang);
   }
 
   /** The friendly "could not reach the assistant" message, with the clinic's phone and emergency numbers. */
   function renderError(config, options) {
     const opts = options || {};
-    const box = el("div", { class: "nw-turn nw-turn-bot nw-error", "data-kind": "error" });
+    const marks = config && config.language ? { lang: config.language, dir: config.dir || "ltr" } : {};
+    const box = el("div", { class: "nw-turn nw-turn-bot nw-error", "data-kind": "error", ...marks });
     const words = [
       say(config, "client", "error_unreachable"),
       say(config, "client", opts.keptInput ? "error_kept_input" : "error_try_again"),
@@ -538,6 +610,13 @@
     loadConfig,
     say,
     sayInto,
+    isLanguageTag,
+    primaryLanguage,
+    sameLanguage,
+    languageUrl,
+    replyLanguage,
+    directionOf,
+    markUserTurn,
     newSenderId,
     normaliseReply,
     sendTurn,

@@ -7,7 +7,7 @@
  *   data-server  Rasa server URL; empty or absent: rasaUrl from /config.json next to this script
  *   data-title   the chat panel's title (default: the strings file's widget.title)
  *   data-accent  accent colour (any CSS colour; keep 4.5:1 contrast with white)
- *   data-lang    language of the conversation (sets the panel's lang attribute)
+ *   data-lang    the language to start in (default: the page's <html lang>, else the clinic's)
  *   data-open    "true" opens the panel when the page loads
  *
  * The widget loads widget.css and needlewise-client.js from the same place as this script, and
@@ -16,8 +16,13 @@
  * cannot run and never makes up a clinic name or a number: it shows only the strings file's
  * `offline` words (/offline.js, read as a script): the chat cannot connect, and in an emergency
  * call your local emergency number. If even those cannot be read, it shows nothing at all.
- * It keeps the conversation (sender id and the rendered history, as data) in sessionStorage,
- * so it survives reloads in the same tab and is gone when the tab closes.
+ * It keeps the conversation (sender id, language and the rendered history, as data) in
+ * sessionStorage, so it survives reloads in the same tab and is gone when the tab closes.
+ *
+ * Languages: it reads /config.json?lang=<its language> and sends that language with every turn
+ * (metadata.lang). When the bot answers in another language (the patient wrote in it), the
+ * widget's own words switch to that language too; each reply is marked with its own language
+ * and direction, and the whole widget mirrors for a right-to-left language (dir="rtl").
  */
 (function () {
   "use strict";
@@ -87,34 +92,82 @@
     },
   };
 
+  /** Each language's config and topic buttons, read once (key: the primary language; "" the default). */
+  const configs = new Map();
+  const topicSets = new Map();
+
+  /** /config.json for `lang` (null if it cannot be read: asked again next time). */
+  function configFor(client, lang) {
+    const key = client.primaryLanguage(lang);
+    if (!configs.has(key)) {
+      const loading = client.loadConfig(client.languageUrl("config.json", script.src, lang)).then((cfg) => {
+        if (!cfg) {
+          configs.delete(key);
+          return null;
+        }
+        if (options.server) cfg.rasaUrl = options.server;
+        const own = client.primaryLanguage(cfg.language);
+        if (own && !configs.has(own)) configs.set(own, Promise.resolve(cfg));
+        return cfg;
+      });
+      configs.set(key, loading);
+    }
+    return configs.get(key);
+  }
+
+  /** Topic id -> its button (signed payload, title in `lang`), from /topics.json; {} if it cannot be read. */
+  function topicsFor(client, lang) {
+    const key = client.primaryLanguage(lang);
+    if (!topicSets.has(key)) {
+      const loading = client
+        .loadJson(client.languageUrl("topics.json", script.src, lang))
+        .then((topics) => {
+          const buttons = {};
+          for (const category of (topics && topics.categories) || []) {
+            for (const topic of category.topics || []) buttons[topic.id] = client.topicButton(topic);
+          }
+          return buttons;
+        })
+        .catch(() => {
+          topicSets.delete(key);
+          return {};
+        });
+      topicSets.set(key, loading);
+    }
+    return topicSets.get(key);
+  }
+
   async function start() {
     const ready = loadScript(asset("needlewise-client.js")).then(() => window.NeedlewiseClient);
-    const [, cfg, topics] = await Promise.all([
+    const saved = storage.read();
+    const wanted = (saved && saved.lang) || options.lang || document.documentElement.lang || "";
+    const [, cfg, topicButtons] = await Promise.all([
       loadStylesheet(asset("widget.css")),
-      ready.then((client) => client.loadConfig(asset("config.json"))),
-      ready.then((client) => client.loadJson(asset("topics.json")).catch(() => null)),
+      ready.then((client) => configFor(client, wanted)),
+      ready.then((client) => topicsFor(client, wanted)),
     ]);
     const client = await ready;
     if (!cfg) {
       // no clinic details: no chat to offer; say so with the only words we were given, if any
-      const offline = await loadOffline();
+      const offline = await loadOffline(client, wanted);
       if (offline) buildOffline(client, offline);
       return;
     }
-    if (options.server) cfg.rasaUrl = options.server;
-    const topicButtons = {};
-    for (const category of (topics && topics.categories) || []) {
-      for (const topic of category.topics || []) topicButtons[topic.id] = client.topicButton(topic);
-    }
-    build(client, cfg, topicButtons);
+    // the languages of a saved conversation's replies, so each is shown with its own words
+    const replies = ((saved && saved.history) || []).map((turn) => client.replyLanguage(turn.custom)).filter(Boolean);
+    const known = await Promise.all([...new Set(replies)].map((lang) => configFor(client, lang)));
+    build(client, cfg, topicButtons, saved, known.filter(Boolean));
   }
 
-  /** The strings file's `offline` group (/offline.js), or null. A script, so no CORS is needed. */
-  async function loadOffline() {
+  /**
+   * The strings file's `offline` group (/offline.js?lang=...), with the language it is in, or null.
+   * A script, so no CORS is needed.
+   */
+  async function loadOffline(client, lang) {
     try {
       await new Promise((resolve, reject) => {
         const tag = document.createElement("script");
-        tag.src = asset("offline.js");
+        tag.src = client.languageUrl("offline.js", script.src, lang || "und");
         tag.async = true;
         tag.addEventListener("load", () => resolve());
         tag.addEventListener("error", () => reject(new Error("offline.js")));
@@ -125,15 +178,22 @@
     }
     const words = window.NeedlewiseOffline;
     const keys = ["launcher", "title", "cannot_connect", "emergency", "close"];
-    return words && keys.every((key) => typeof words[key] === "string" && words[key]) ? words : null;
+    if (!(words && keys.every((key) => typeof words[key] === "string" && words[key]))) return null;
+    const language = window.NeedlewiseOfflineLanguage || {};
+    return {
+      words,
+      lang: client.isLanguageTag(language.lang) ? language.lang : "",
+      dir: language.dir === "rtl" ? "rtl" : "ltr",
+    };
   }
 
   /** The launcher and a panel that say the chat cannot connect: no input, no clinic, no number. */
-  function buildOffline(client, words) {
+  function buildOffline(client, offline) {
     const { el, icon } = client;
+    const words = offline.words;
     const panelId = client.uid("nw-panel");
     const titleId = client.uid("nw-title");
-    const root = el("div", { class: "nw-root nw-offline", lang: options.lang || document.documentElement.lang });
+    const root = el("div", { class: "nw-root nw-offline", lang: offline.lang || undefined, dir: offline.lang ? offline.dir : undefined });
     const launcher = el(
       "button",
       { type: "button", class: "nw-launcher", "aria-expanded": "false", "aria-controls": panelId },
@@ -166,16 +226,17 @@
     document.body.append(root);
   }
 
-  function build(client, cfg, topicButtons) {
+  function build(client, firstConfig, firstTopics, saved, knownConfigs) {
     const { el, icon } = client;
-    const t = (key, values) => client.say(cfg, "widget", key, values);
-    const lang = options.lang || cfg.language || document.documentElement.lang;
-    const saved = storage.read();
+    let ui = firstConfig; // the config of the language the widget speaks now
+    let topicButtons = firstTopics;
+    const t = (key, values) => client.say(ui, "widget", key, values);
     const state = saved || { sender: client.newSenderId("web"), open: options.open, history: [] };
+    state.lang = ui.language;
     let busy = false;
     let pending = Promise.resolve(); // the turn on its way, if any
 
-    const root = el("div", { class: "nw-root", lang });
+    const root = el("div", { class: "nw-root" });
     if (options.accent && window.CSS && CSS.supports("color", options.accent)) {
       root.style.setProperty("--nw-accent", options.accent);
     }
@@ -184,19 +245,16 @@
     const titleId = client.uid("nw-title");
     const inputId = client.uid("nw-input");
 
+    const launcherText = el("span");
     const launcher = el(
       "button",
       { type: "button", class: "nw-launcher", "aria-expanded": "false", "aria-controls": panelId },
       icon("chat"),
-      el("span", { text: t("launcher") })
+      launcherText
     );
 
-    const newButton = el(
-      "button",
-      { type: "button", class: "nw-header-button nw-new" },
-      el("span", { text: t("new_conversation") })
-    );
-    const closeLabel = el("span", { class: "nw-visually-hidden", text: t("close") });
+    const newButton = el("button", { type: "button", class: "nw-header-button nw-new" }, el("span"));
+    const closeLabel = el("span", { class: "nw-visually-hidden" });
     const closeButton = el("button", { type: "button", class: "nw-header-button nw-close" }, icon("close"), closeLabel);
     const notice = el("p", { class: "nw-notice", role: "status" });
 
@@ -205,7 +263,6 @@
       role: "log",
       "aria-live": "polite",
       "aria-relevant": "additions",
-      "aria-label": t("conversation"),
       tabindex: "0",
     });
     const typing = el(
@@ -223,18 +280,14 @@
       autocomplete: "off",
       maxlength: "500",
       enterkeyhint: "send",
-      placeholder: t("placeholder"),
     });
-    const sendButton = el("button", { type: "submit", class: "nw-send" }, el("span", { text: t("send") }));
-    const form = el(
-      "form",
-      { class: "nw-form", novalidate: true },
-      el("label", { for: inputId, class: "nw-visually-hidden", text: t("question_label") }),
-      input,
-      sendButton
-    );
+    const sendButton = el("button", { type: "submit", class: "nw-send" }, el("span"));
+    const inputLabel = el("label", { for: inputId, class: "nw-visually-hidden" });
+    const form = el("form", { class: "nw-form", novalidate: true }, inputLabel, input, sendButton);
 
-    const disclaimer = client.appendRichText(el("p", { class: "nw-disclaimer" }), t("disclaimer"), cfg, true);
+    const disclaimer = el("p", { class: "nw-disclaimer" });
+    const title = el("h2", { id: titleId, class: "nw-title" });
+    const subtitle = el("p", { class: "nw-subtitle" });
 
     const panel = el(
       "section",
@@ -242,13 +295,8 @@
       el(
         "header",
         { class: "nw-header" },
-        el("div", { class: "nw-header-row" }, el("h2", { id: titleId, class: "nw-title", text: options.title || t("title") }), closeButton),
-        el(
-          "div",
-          { class: "nw-header-row nw-header-row-second" },
-          el("p", { class: "nw-subtitle", text: cfg.clinic.name }),
-          newButton
-        )
+        el("div", { class: "nw-header-row" }, title, closeButton),
+        el("div", { class: "nw-header-row nw-header-row-second" }, subtitle, newButton)
       ),
       disclaimer,
       notice,
@@ -258,32 +306,53 @@
     );
     panel.hidden = true;
     root.append(launcher, panel);
-    document.body.append(root);
+
+    /** Every word of the widget's own, in the language of `ui`; the root says that language and its direction. */
+    function applyWords() {
+      root.setAttribute("lang", ui.language);
+      root.setAttribute("dir", ui.dir);
+      launcherText.textContent = t("launcher");
+      title.textContent = options.title || t("title");
+      subtitle.textContent = ui.clinic.name;
+      log.setAttribute("aria-label", t("conversation"));
+      input.setAttribute("placeholder", t("placeholder"));
+      inputLabel.textContent = t("question_label");
+      sendButton.firstChild.textContent = t("send");
+      disclaimer.replaceChildren();
+      client.appendRichText(disclaimer, t("disclaimer"), ui, true);
+      if (!typing.hidden) typing.firstChild.textContent = t("typing");
+      disarm();
+    }
 
     // --- rendering ------------------------------------------------------------------------
     const renderOptions = {
       onAction: (title, payload, token) => send(payload, title, false, token),
       links: true,
       surface: "web",
-      lang,
     };
+
+    /** The config a reply was written for: its own language's when it has been read, else the widget's. */
+    const loaded = {};
+    for (const cfg of [...knownConfigs, ui]) loaded[client.primaryLanguage(cfg.language)] = cfg;
+    function configOf(lang) {
+      const own = loaded[client.primaryLanguage(lang)];
+      return own || ui;
+    }
 
     function welcome() {
       const buttons = STARTERS.filter((id) => topicButtons[id]).map((id) => topicButtons[id]);
       const turn = {
-        messages: [
-          { text: t("welcome"), buttons },
-        ],
-        custom: { kind: "greeting" },
+        messages: [{ text: t("welcome"), buttons }],
+        custom: { kind: "greeting", lang: ui.language },
       };
-      const node = client.renderBotTurn(turn, cfg, renderOptions);
+      const node = client.renderBotTurn(turn, ui, renderOptions);
       node.classList.add("nw-welcome");
       return node;
     }
 
     function renderTurn(turn) {
-      if (turn.who === "user") return client.renderUserTurn(turn.text);
-      return client.renderBotTurn(turn, cfg, renderOptions);
+      if (turn.who === "user") return client.renderUserTurn(turn.text, "", turn.lang);
+      return client.renderBotTurn(turn, configOf(client.replyLanguage(turn.custom)), renderOptions);
     }
 
     function renderAll() {
@@ -309,6 +378,26 @@
       panel.setAttribute("aria-busy", String(on));
     }
 
+    /** The config of `lang` (read once), or null if it cannot be read or is not served. */
+    async function languageConfig(lang) {
+      const cfg = await configFor(client, lang);
+      if (!cfg || !client.sameLanguage(cfg.language, lang)) return null;
+      loaded[client.primaryLanguage(cfg.language)] = cfg;
+      return cfg;
+    }
+
+    /** The widget speaks `cfg`'s language from now on: its words, its starters, its direction. */
+    async function switchTo(cfg) {
+      const buttons = await topicsFor(client, cfg.language);
+      ui = cfg;
+      topicButtons = buttons;
+      state.lang = ui.language;
+      save();
+      applyWords();
+      const old = log.querySelector(".nw-welcome");
+      if (old) old.replaceWith(welcome());
+    }
+
     // --- sending ----------------------------------------------------------------------------
     async function send(message, shown, fromInput, token) {
       const text = String(message || "").trim();
@@ -324,15 +413,24 @@
       scrollToTurn(userNode);
       setTyping(true);
       const sender = state.sender;
-      const request = client.sendTurn(cfg.rasaUrl, sender, text, "web", token);
+      const request = client.sendTurn(ui.rasaUrl, sender, text, "web", token, { lang: ui.language });
       pending = request.catch(() => null);
       try {
         const reply = await request;
         if (state.sender !== sender) return; // "New conversation" meanwhile: this reply belongs to the old one
+        // The bot answered in another language (the patient wrote in it): the widget follows.
+        const lang = client.replyLanguage(reply.custom);
+        const other = lang && !client.sameLanguage(lang, ui.language) ? await languageConfig(lang) : null;
+        if (state.sender !== sender) return;
+        if (lang) {
+          userTurn.lang = lang;
+          client.markUserTurn(userNode, lang);
+        }
         const botTurn = { who: "bot", messages: reply.messages, custom: reply.custom };
         state.history.push(botTurn);
         save();
         log.append(renderTurn(botTurn));
+        if (other) await switchTo(other);
         scrollToTurn(userNode);
       } catch (_error) {
         if (state.sender !== sender) return;
@@ -343,7 +441,7 @@
         userNode.append(client.el("p", { class: "nw-not-sent-note", text: t("not_sent") }));
         const keptInput = fromInput && (!input.value || input.value === text);
         if (keptInput) input.value = text;
-        const errorNode = client.renderError(cfg, { keptInput });
+        const errorNode = client.renderError(ui, { keptInput });
         log.append(errorNode);
         scrollToTurn(userNode);
       } finally {
@@ -416,7 +514,7 @@
     function startAgain() {
       const previous = state.sender;
       // After any turn still on its way, so the server cannot keep what it stores for that turn.
-      if (previous && state.history.length) pending.then(() => client.forget(cfg.rasaUrl, previous));
+      if (previous && state.history.length) pending.then(() => client.forget(ui.rasaUrl, previous));
       state.sender = client.newSenderId("web");
       state.history = [];
       save();
@@ -436,7 +534,9 @@
       }
     });
 
+    applyWords();
     renderAll();
+    document.body.append(root);
     if (state.open) open(false);
   }
 

@@ -10,14 +10,17 @@ Rasa may have changed, fixed or moved what it replaces. Each module says what it
 it was measured to gain (`python -m tools.bench_patches`); tests/test_patches.py checks each one
 gives what stock Rasa gives, and that `revert()` puts Rasa's own code back exactly.
 
-Dropped on 2026-11-29, their measured gain within the run-to-run noise of tools/bench_patches.py
-(CPU per turn, all patches about 11 ms): the logistic-regression weights in Fortran order
-(-0.14 ms), a plain copy instead of `copy.deepcopy` when combining features (+0.04 ms; nothing
-calls it once the classifier rows are built from sentence features), one kept HTTP session to
-the action server (+0.74 ms, noise 0.80), the classifier rows built straight from the sentence
-features (+0.53 ms, noise 0.85) and skipping the policy run that only predicts `action_listen`
-after `action_respond` (+0.58 ms, noise 0.81). Those last three were above zero in every round
-(together about 1.6 ms, 17 %, more than the noise), each one alone was not above the noise.
+Five patches were dropped on 2026-11-29, their gain in CPU per turn within the run-to-run noise
+of tools/bench_patches.py one by one (together about 1.6 ms of about 11 ms), and restored the
+same day: `make bench` at 50 patients showed throughput halved without them, and measured side
+by side on the same machine the code with its eight patches (3a7bc01) answered 205.6 turns/s at
+10 patients, the code without them (438d268) 102.6. A turn's CPU alone does not show what they
+save when patients wait on each other. They are: one kept HTTP session to the action server
+(action_session), the logistic-regression weights in Fortran order (classifier_weights), a plain
+copy instead of `copy.deepcopy` when combining features (feature_copy; with classifier_rows
+applied nothing on the server's path calls it), the classifier rows built straight from the
+sentence features (classifier_rows) and skipping the policy run that only predicts
+`action_listen` after `action_respond` (skip_listen_prediction).
 """
 
 from __future__ import annotations
@@ -32,7 +35,12 @@ RASA_VERSION = "3.6.21"
 #: The patches, in the order they are applied (modules of this package).
 PATCHES: Tuple[str, ...] = (
     "action_validation",
+    "action_session",
+    "classifier_weights",
+    "feature_copy",
     "graph_runner",
+    "classifier_rows",
+    "skip_listen_prediction",
     "gc_freeze",
 )
 
