@@ -43,7 +43,7 @@ RASA_FILES  := $(CONFIG) bot/topics.yml $(shell find $(DOMAIN) $(DATA) -name '*.
 STAMP       := $(VENV)/.installed
 PY_CODE     := needlewise actions rasa_addons servers tools tests
 
-.PHONY: help setup system-deps topics run cluster test lint validate unit integration browser train test-stories check-knowledge eval eval-rest tune-fallback language-models purge report backup restore soak bench bench-report clean
+.PHONY: help setup system-deps topics run cluster test lint validate unit integration browser train test-stories check-knowledge eval eval-rest tune-fallback language-models screenshots purge report backup restore soak bench bench-report clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'

@@ -27,7 +27,9 @@ from needlewise.settings import ROOT
 GLOSSARY_DIR = ROOT / "bot" / "nlp" / "glossary"
 MAX_PHRASE = 4
 _WORD = re.compile(r"[^\W_]+")
-_FOLD = str.maketrans({"\u0629": "\u0647", "\u0649": "\u064a", "\u0640": None})
+_FOLD = str.maketrans(
+    {"\u0629": "\u0647", "\u0649": "\u064a", "\u0640": None, **{chr(0x660 + d): str(d) for d in range(10)}}
+)
 _REPEATS = re.compile(r"(.)\1{2,}")
 #: Arabic prefixes and suffixes a word may carry, longest first (tried only for a word of 4+ letters).
 _AR_PREFIXES = ("وبال", "وال", "بال", "فال", "كال", "لل", "ال", "و", "ف", "ب", "ل", "ك")
@@ -35,8 +37,8 @@ _AR_SUFFIXES = ("كما", "هما", "تين", "ات", "ين", "ون", "ها", "�
 
 
 def normalised_word(word: str) -> str:
-    """A word without accents, Arabic diacritics or hamza marks, with Arabic letter variants folded,
-    lower case, and a letter typed three or more times once."""
+    """A word (or a text) without accents, Arabic diacritics or hamza marks, with Arabic letter variants
+    and Arabic-Indic digits folded, lower case, and a letter typed three or more times once."""
     stripped = "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
     return _REPEATS.sub(r"\1", stripped.translate(_FOLD).lower())
 
@@ -69,6 +71,10 @@ class Glossary:
             if key and str(english).strip():
                 self.entries[key] = " ".join(str(english).split())
 
+    def word(self, word: str) -> Optional[str]:
+        """The English of one word (normalised first), if the glossary knows it."""
+        return self._word(normalised_word(word))
+
     def _word(self, word: str) -> Optional[str]:
         found = self.entries.get((word,))
         if found is None and _is_arabic(word) and len(word) >= 4:
@@ -77,7 +83,7 @@ class Glossary:
 
     def gloss(self, text: str) -> str:
         """The English words of every known word and phrase of `text`, in order (unknown words left out)."""
-        words = [normalised_word(w) for w in _WORD.findall(text)]
+        words = _WORD.findall(normalised_word(text))
         out: List[str] = []
         i = 0
         while i < len(words):
@@ -96,7 +102,7 @@ class Glossary:
 
     def coverage(self, text: str) -> Tuple[int, int]:
         """(words glossed, words) of `text`: how much of a message the glossary reads."""
-        words = [normalised_word(w) for w in _WORD.findall(text)]
+        words = _WORD.findall(normalised_word(text))
         known = sum(bool(self.gloss(w)) for w in words)
         return known, len(words)
 

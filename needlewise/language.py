@@ -25,6 +25,8 @@ from needlewise.settings import ROOT
 LANGUAGES_FILE = ROOT / "bot" / "nlp" / "languages.yml"
 ENGLISH = "en"
 _WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")
+#: What redaction puts in place of a detail (needlewise/inputs.py): "[phone]", "Dr. [name]".
+_REDACTED = re.compile(r"\[[a-z_]+\]")
 #: What the detector counts as a word: letters, with digits inside (Arabizi writes sounds with digits: 3ndi, ra2ba).
 _TOKEN = re.compile(r"[^\W_]*[^\W\d_][^\W_]*(?:['\u2019-][^\W_]+)*")
 
@@ -154,9 +156,10 @@ def choose(
 def readable(text: str, known: FrozenSet[str]) -> bool:
     """False for letters that make no known word at all ("qwxz blorp"): nothing to understand.
 
-    A message with any known word, or with no letters of the Latin script, counts as readable.
+    A message with any known word, or with no letters of the Latin script, counts as readable. The
+    marks redaction leaves ("[phone]", "[name]": needlewise/inputs.py) are not the patient's words.
     """
-    words = [w.lower() for w in _WORD.findall(text)]
+    words = [w.lower() for w in _WORD.findall(_REDACTED.sub(" ", text))]
     if not words or not all(w.isascii() for w in words):
         return True
     return any(w in known or w.split("'")[0] in known for w in words)
@@ -210,3 +213,10 @@ def load(path: Path = LANGUAGES_FILE) -> LanguageDetector:
 @functools.cache
 def default_detector(path: Path = LANGUAGES_FILE) -> LanguageDetector:
     return load(path)
+
+
+@functools.lru_cache(maxsize=4096)
+def detected(text: str) -> Guess:
+    """The default detector's guess, remembered for the last few thousand messages (several pipeline
+    components ask about the same message)."""
+    return default_detector().detect(text)

@@ -24,7 +24,7 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from needlewise import language
+from needlewise import glossary, language
 from needlewise.glossary import normalised_word
 from needlewise.red_flags import default_detector
 from rasa_addons import encoder
@@ -54,16 +54,23 @@ class _RunTimeOnly(GraphComponent):
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
-class TokenNormaliser(_RunTimeOnly):
-    """Gives every token a spelling-neutral lemma, which the n-gram featurizers count instead of its
-    text: accents, Arabic diacritics and hamza marks dropped, teh marbuta as heh, alef maqsura as yeh,
-    no tatweel, a letter typed three or more times once (the three common spellings of the Arabic
-    for "needle" count alike; "não" as "nao")."""
+class GlossaryTokens(_RunTimeOnly):
+    """Gives every token a lemma for the word counts: the word spelling-neutral (accents, Arabic
+    diacritics and letter variants folded: needlewise/glossary.py), followed, in a message in a
+    language with a glossary (`bot/nlp/glossary/pt.yml`, `ar.yml`), by its English gloss. So
+    "agulhamento" counts as "agulhamento dry needling", and Portuguese and Arabic messages share
+    the English examples' words. A featurizer with `use_lemma: false` still counts the words as typed.
+    """
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
-            for token in message.get(TOKENS_NAMES[TEXT]) or []:
-                token.lemma = normalised_word(token.lemma or token.text)
+            tokens = message.get(TOKENS_NAMES[TEXT]) or []
+            if not tokens:
+                continue
+            found = glossary.for_language(language.detected(message.get(TEXT) or "").language)
+            for token in tokens:
+                english = found.word(token.text) if found else None
+                token.lemma = normalised_word(token.lemma or token.text) + (f" {english}" if english else "")
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
@@ -198,8 +205,10 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
             "build_dir": "build/encoder",
             # how much the sentence vector weighs against the n-gram counts in the classifier
             "scale": 1.0,
-            # encode only messages in these languages (needlewise/language.py); empty: every message
+            # encode messages in these languages (needlewise/language.py) as they are; empty: every message
             "languages": [],
+            # encode a message in another language as its English gloss (bot/nlp/glossary/<language>.yml)
+            "gloss": False,
         }
 
     @classmethod
@@ -221,19 +230,34 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         encoder.ACTIVE = self.encoder
         self.scale = float(self._config["scale"])
         self.languages = frozenset(self._config.get("languages") or ())
+        self.gloss = bool(self._config.get("gloss"))
         self.empty = np.zeros((1, encoder.DIM), dtype=np.float32)
+        encoder.PREPARE = self.encoder_text
 
     @classmethod
     def validate_config(cls, config: Dict[str, Any]) -> None:
         if float(config.get("scale", 1.0)) <= 0:
             raise ValueError("SentenceEncoderFeaturizer: scale must be above 0")
 
-    def _vector(self, text: Optional[str]) -> np.ndarray:
+    def encoder_text(self, text: Optional[str]) -> str:
+        """What the encoder reads of a message: the message in one of `languages`; else its English
+        gloss (needlewise/glossary.py) when `gloss` is on and the language has a glossary; else nothing
+        (the encoder reads English only: its vector of another language is noise)."""
         if not text or not text.strip() or text.startswith("/"):
+            return ""
+        if not self.languages:
+            return text
+        spoken = language.detected(text).language
+        if spoken in self.languages:
+            return text
+        found = glossary.for_language(spoken) if self.gloss else None
+        return found.gloss(text) if found else ""
+
+    def _vector(self, text: Optional[str]) -> np.ndarray:
+        words = self.encoder_text(text)
+        if not words.strip():
             return self.empty
-        if self.languages and language.default_detector().detect(text).language not in self.languages:
-            return self.empty  # the encoder reads English only: its vector of another language is noise
-        return (self.encoder.encode(text) * self.scale).reshape(1, -1)
+        return (self.encoder.encode(words) * self.scale).reshape(1, -1)
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:

@@ -21,7 +21,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import yaml
@@ -336,6 +336,12 @@ class SentenceEncoder:
 #: message on a worker thread before the model's pipeline asks for it (ONNX Runtime releases
 #: Python's lock while it runs, so the Rasa server's event loop goes on meanwhile).
 ACTIVE: Optional[SentenceEncoder] = None
+def _as_typed(text: str) -> str:
+    return text
+
+
+#: What the pipeline's featurizer encodes of a message (its `encoder_text`): the text itself by default.
+PREPARE: Callable[[str], str] = _as_typed
 _POOL = None
 
 
@@ -345,6 +351,9 @@ async def encode_ahead(text: Optional[str]) -> None:
     active = ACTIVE
     text = (text or "").strip()
     if active is None or not text or text.startswith("/"):
+        return
+    text = PREPARE(text)
+    if not text.strip():
         return
     import asyncio
     import concurrent.futures

@@ -179,3 +179,9 @@ def test_the_identifiers_model_must_have_the_pinned_checksum():
 )
 def test_the_shipped_detector_reads_arabizi_and_informal_portuguese(text, language):
     assert default_detector().detect(text).language == language
+
+
+def test_a_redaction_mark_does_not_make_nonsense_readable():
+    known = frozenset({"phone", "neck"})
+    assert not readable("glorp blat zzkt [phone]", known)
+    assert readable("my neck [phone]", known)
