@@ -37,9 +37,11 @@ export PYTHONPATH := $(CURDIR)
 export PYTHONDONTWRITEBYTECODE := 1
 
 # What training reads (bot/nlp/'s vocabulary and encoder settings reach it through their builds;
-# the red-flag and language files are read at run time only).
+# the language files and glossaries decide which words each example is counted and encoded with;
+# the red-flag file is read at run time only).
 RASA_FILES  := $(CONFIG) bot/topics.yml $(shell find $(DOMAIN) $(DATA) -name '*.yml' 2>/dev/null) \
-               rasa_addons/components.py rasa_addons/encoder.py
+               rasa_addons/components.py rasa_addons/encoder.py needlewise/glossary.py needlewise/language.py \
+               bot/nlp/languages.yml $(wildcard bot/nlp/glossary/*.yml)
 STAMP       := $(VENV)/.installed
 PY_CODE     := needlewise actions rasa_addons servers tools tests
 

@@ -54,11 +54,18 @@ def _stems(word: str) -> Iterator[str]:
     for prefix in prefixes:
         yield word[len(prefix) :]
     for suffix in suffixes:
-        yield word[: -len(suffix)]
+        yield from _teh(word[: -len(suffix)])
     for prefix in prefixes:
         for suffix in suffixes:
             if len(word) - len(prefix) - len(suffix) >= 2:
-                yield word[len(prefix) : -len(suffix)]
+                yield from _teh(word[len(prefix) : -len(suffix)])
+
+
+def _teh(stem: str) -> Iterator[str]:
+    """A stem, and if it ends in teh, the teh marbuta it was before a suffix (folded to heh)."""
+    yield stem
+    if stem.endswith("\u062a"):
+        yield stem[:-1] + "\u0647"
 
 
 class Glossary:

@@ -37,7 +37,7 @@ FALLBACK_INTENT = "nlu_fallback"
 
 
 class _RunTimeOnly(GraphComponent):
-    """A component with no training and no settings: built the same way for every model."""
+    """A component with no training: built from its settings alone, the same way for every model."""
 
     @classmethod
     def create(
@@ -47,6 +47,11 @@ class _RunTimeOnly(GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> GraphComponent:
+        return cls.from_config(config)
+
+    @classmethod
+    def from_config(cls, config: Dict[str, Any]) -> GraphComponent:
+        """The component for its settings in config.yml (none, unless a subclass reads some)."""
         return cls()
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
@@ -96,13 +101,7 @@ class LanguageGuard(_RunTimeOnly):
         return {"languages": [language.ENGLISH]}
 
     @classmethod
-    def create(
-        cls,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> GraphComponent:
+    def from_config(cls, config: Dict[str, Any]) -> GraphComponent:
         return cls(config.get("languages") or [language.ENGLISH])
 
     def __init__(self, languages: Sequence[str] = (language.ENGLISH,)) -> None:

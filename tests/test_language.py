@@ -185,3 +185,13 @@ def test_a_redaction_mark_does_not_make_nonsense_readable():
     known = frozenset({"phone", "neck"})
     assert not readable("glorp blat zzkt [phone]", known)
     assert readable("my neck [phone]", known)
+
+
+def test_the_guard_leaves_the_models_languages_to_the_classifier():
+    guard = LanguageGuard.from_config({"languages": ["en", "pt", "ar"]})
+    portuguese = guard.process([parsed("quanto tempo dura a dor depois do agulhamento seco?", "soreness_duration")])[0]
+    assert portuguese.get("intent")["name"] == "soreness_duration"
+    arabic = guard.process([parsed("كم يوم يستمر الألم بعد الإبر الجافة؟", "other_language")])[0]
+    assert arabic.get("intent")["name"] == "nlu_fallback"  # understood language, so never "another language"
+    spanish = guard.process([parsed("¿cuánto dura el dolor después de la punción seca?", "soreness_duration")])[0]
+    assert spanish.get("intent")["name"] == "other_language"
