@@ -58,16 +58,48 @@ def test_an_ordinary_question_with_alarming_words_is_not_urgent(stack, text):
     assert one_custom(messages)["kind"] != "urgent"
 
 
-def test_a_question_in_another_language_gets_english_only_with_the_phone(stack, stack_kb):
-    _, messages = rest_turn(stack, new_sender(), "quanto custa uma sessão de agulhamento seco no pescoço?")
+def test_a_question_in_a_language_not_served_says_which_languages_are_with_the_phone(stack, stack_kb):
+    _, messages = rest_turn(stack, new_sender(), "¿cuánto cuesta una sesión de punción seca para el cuello?")
     custom = one_custom(messages)
-    assert (custom["kind"], custom["topic"], custom["reason"], custom["language"]) == (
+    assert (custom["kind"], custom["topic"], custom["reason"], custom["language"], custom["lang"]) == (
         "fallback",
         None,
         "other_language",
-        "pt",
+        "es",
+        "en",
     )
     assert messages[0]["text"] == stack_kb.message("other_language")
+
+
+@pytest.mark.parametrize(
+    "text, tag",
+    [
+        ("oi, quanto custa uma sessão de agulhamento seco no pescoço?", "pt-BR"),
+        ("كم سعر جلسة الإبر الجافة للرقبة؟", "ar"),
+    ],
+)
+def test_a_question_in_portuguese_or_arabic_is_answered_in_that_language(stack, stack_locales, text, tag):
+    sender = new_sender()
+    _, messages = rest_turn(stack, sender, text)
+    custom = one_custom(messages)
+    assert custom["lang"] == tag
+    kb = stack_locales.get(tag).knowledge_base()
+    if custom["kind"] == "answer":
+        assert messages[0]["text"] == kb.fill(kb.entry(custom["topic"]).answer)
+    # a short reply keeps the conversation's language
+    _, messages = rest_turn(stack, sender, "ok")
+    assert one_custom(messages)["lang"] == tag
+
+
+@pytest.mark.parametrize(
+    "text, tag",
+    [("estou com muita falta de ar e dor no peito agora", "pt-BR"), ("ما اقدر اتنفس وصدري يوجعني الحين", "ar")],
+)
+def test_an_emergency_in_portuguese_or_arabic_gets_the_urgent_reply_in_that_language(stack, stack_locales, text, tag):
+    _, messages = rest_turn(stack, new_sender(), text)
+    custom = one_custom(messages)
+    assert (custom["kind"], custom["lang"]) == ("urgent", tag)
+    assert messages[0]["text"] == stack_locales.get(tag).knowledge_base().message("urgent")
 
 
 def test_someone_who_wants_a_person_gets_the_front_desk(stack, stack_kb):
