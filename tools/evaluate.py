@@ -309,6 +309,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", type=Path, default=MODEL)
     parser.add_argument("--heldout", type=Path, nargs="+", default=HELDOUT_SETS, help="held-out sets (default: all)")
+    parser.add_argument(
+        "--gate",
+        nargs="*",
+        default=None,
+        help="the languages whose thresholds fail the run (default: every one measured); the others are reported",
+    )
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument(
         "--rest",
@@ -346,8 +352,11 @@ def main(argv=None) -> int:
         )
         print(f"Report: {out / 'report.md'}")
         failures += report["failures"]
-    if failures:
-        print("Below the thresholds:", *failures, sep="\n  - ", file=sys.stderr)
+    gated = [f for f in failures if args.gate is None or f.split(":", 1)[0] in args.gate]
+    if failures != gated:
+        print("Below the thresholds, reported only:", *(f for f in failures if f not in gated), sep="\n  - ")
+    if gated:
+        print("Below the thresholds:", *gated, sep="\n  - ", file=sys.stderr)
         return 1
     return 0
 
