@@ -336,6 +336,8 @@ class SentenceEncoder:
 #: message on a worker thread before the model's pipeline asks for it (ONNX Runtime releases
 #: Python's lock while it runs, so the Rasa server's event loop goes on meanwhile).
 ACTIVE: Optional[SentenceEncoder] = None
+
+
 def _as_typed(text: str) -> str:
     return text
 
