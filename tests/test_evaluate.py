@@ -10,6 +10,7 @@ TOPICS = {"booking": "clinic", "does_it_hurt": "safety"}
 
 
 def results(right: int, wrong: int, spoken: str) -> list:
+    """`right` topic questions answered right and `wrong` ones wrong, and one of each other kind."""
     cases = [Result(f"q{i}", "booking", "booking", 0.9, spoken) for i in range(right)]
     cases += [Result(f"w{i}", "booking", "does_it_hurt", 0.9, spoken) for i in range(wrong)]
     cases += [
@@ -69,3 +70,20 @@ def test_another_language_example_in_a_language_answered_now_is_left_out_of_its_
     kept, left_out = answered_elsewhere(cases, "en")
     assert [r.text for r in kept] == ["¿cuánto?"] and left_out == ["quanto custa?"]
     assert answered_elsewhere(cases, "pt")[1] == []
+
+
+def test_only_the_gated_languages_fail_the_run_and_the_others_are_printed(monkeypatch, tmp_path, capsys):
+    from tools import evaluate
+
+    async def fake_predict(model, sets):
+        return {lang: results(10, 0 if lang == "en" else 5, lang) for lang in sets}
+
+    monkeypatch.setattr(evaluate, "predict", fake_predict)
+    monkeypatch.setattr(evaluate, "load_examples", lambda path: [])
+    monkeypatch.setattr(evaluate, "THRESHOLDS", {**evaluate.THRESHOLDS, "other_language_recall": 0.0})
+    monkeypatch.setattr("rasa_addons.patches.apply_all", lambda: None)
+    sets = [tmp_path / "heldout.yml", tmp_path / "heldout_pt.yml"]
+    args = ["--model", "m", "--out", str(tmp_path / "out"), "--heldout", *map(str, sets)]
+    assert evaluate.main([*args, "--gate", "en"]) == 0
+    assert "reported only" in capsys.readouterr().out
+    assert evaluate.main(args) == 1
