@@ -133,8 +133,7 @@ def history_from_events(events: Iterable[Dict[str, Any]]) -> History:
 
 def choose_language(turn: Turn, history: History, served: Sequence[str], default: str) -> str:
     """The primary language to answer this turn in: the message's, else the conversation's, else the page's."""
-    guess = language.default_detector().detect(turn.text or "")
-    return language.choose(guess, served, history.language, primary(turn.page_language), default)
+    return language.reply_language(turn.text, served, history.language, primary(turn.page_language), default)
 
 
 def _entity_values(turn: Turn, name: str) -> List[str]:

@@ -215,6 +215,18 @@ def default_detector(path: Path = LANGUAGES_FILE) -> LanguageDetector:
     return load(path)
 
 
+def reply_language(
+    text: str,
+    served: Sequence[str],
+    conversation: Optional[str] = None,
+    page: Optional[str] = None,
+    default: str = ENGLISH,
+) -> str:
+    """The primary language to answer `text` in (`choose` over the default detector's guess): what the
+    action server, the channel's own replies and the evaluation all use."""
+    return choose(detected(text or ""), served, conversation, page, default)
+
+
 @functools.lru_cache(maxsize=4096)
 def detected(text: str) -> Guess:
     """The default detector's guess, remembered for the last few thousand messages (several pipeline

@@ -142,8 +142,7 @@ def _knowledge(
     page = (metadata or {}).get("lang") if isinstance(metadata, dict) else None
     try:
         served = [locale.key for locale in known.served()]
-        guess = language.default_detector().detect(text or "")
-        chosen = language.choose(guess, served, conversation, primary(page), known.default.key)
+        chosen = language.reply_language(text or "", served, conversation, primary(page), known.default.key)
         return known.get(chosen).knowledge_base()
     except KnowledgeFileError:
         return None

@@ -105,7 +105,6 @@ class LanguageGuard(_RunTimeOnly):
         return cls(config.get("languages") or [language.ENGLISH])
 
     def __init__(self, languages: Sequence[str] = (language.ENGLISH,)) -> None:
-        self.detector = language.default_detector()
         self.known = language.load_known_words() | _encoder_words()
         self.languages = frozenset(str(code) for code in languages)
 
@@ -114,7 +113,7 @@ class LanguageGuard(_RunTimeOnly):
             text = message.get(TEXT) or ""
             if text.startswith("/"):
                 continue  # a button payload
-            guess = self.detector.detect(text)
+            guess = language.detected(text)
             predicted = (message.get(INTENT) or {}).get("name")
             if guess.language in self.languages:
                 unreadable = guess.english and predicted != URGENT_INTENT and not language.readable(text, self.known)

@@ -107,7 +107,7 @@ def reply_language(text: str) -> str:
     from needlewise import language
 
     served = ["en", *(language_of(path) for path in HELDOUT_SETS if language_of(path) != "en")]
-    return language.choose(language.default_detector().detect(text), served)
+    return language.reply_language(text, served)
 
 
 #: In a single-turn REST check, what each reply kind says the bot understood (topics: their id).
