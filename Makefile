@@ -16,10 +16,11 @@ DATA        := data
 NLU_DATA    := data/nlu
 TEST_STORIES := tests/stories
 HELDOUT     := $(sort $(wildcard tests/nlu/heldout*.yml))
-# The languages whose held-out thresholds `make test` holds the model to. Portuguese and Arabic are
-# measured and printed by every `make test`, and gated by `make eval`: they join here when they pass
-# (issue 17: Arabic right topic 0.844 of 0.85, one Arabic emergency missed; out-of-scope 0.833 of 0.85).
-TEST_EVAL_GATE := en
+# The languages whose held-out thresholds `make test` holds the model to, and the measures of theirs
+# that `make test` only reports (`make eval` on its own holds every measure of every language): Arabic
+# out-of-scope recall is 0.833 of its 0.85 (10 of 12, 2026-11-30); it leaves this list when it passes.
+TEST_EVAL_GATE := en pt ar
+TEST_EVAL_REPORT_ONLY := ar:out_of_scope_recall
 MODEL_DIR   := models
 MODEL_NAME  := needlewise
 MODEL       := $(MODEL_DIR)/$(MODEL_NAME).tar.gz
@@ -137,7 +138,8 @@ test-stories: $(MODEL) ## Run the Rasa test stories (with the same Rasa patches 
 		--fail-on-prediction-errors
 
 eval: $(MODEL) ## Measure the model on the held-out sets (English, Portuguese, Arabic); fails below the thresholds
-	$(PY) -m tools.evaluate --model $(MODEL) --heldout $(HELDOUT) --out $(RESULTS)/eval $(if $(EVAL_GATE),--gate $(EVAL_GATE))
+	$(PY) -m tools.evaluate --model $(MODEL) --heldout $(HELDOUT) --out $(RESULTS)/eval $(if $(EVAL_GATE),--gate $(EVAL_GATE)) \
+		$(if $(EVAL_REPORT_ONLY),--report-only $(EVAL_REPORT_ONLY))
 
 eval-rest: $(MODEL) ## The same held-out questions through the real servers' REST channel
 	$(PY) -m tools.evaluate --rest --model $(MODEL) --heldout $(HELDOUT) --out $(RESULTS)/eval-rest
@@ -152,7 +154,7 @@ test: system-deps setup lint validate check-knowledge unit $(MODEL) ## Set up an
 	$(MAKE) --no-print-directory integration
 	$(MAKE) --no-print-directory browser
 	$(MAKE) --no-print-directory test-stories
-	$(MAKE) --no-print-directory eval EVAL_GATE="$(TEST_EVAL_GATE)"
+	$(MAKE) --no-print-directory eval EVAL_GATE="$(TEST_EVAL_GATE)" EVAL_REPORT_ONLY="$(TEST_EVAL_REPORT_ONLY)"
 
 bench: setup ## Speed and memory, side by side with Rasa's starter config (results/bench.*)
 	$(PY) -m tools.bench --out $(RESULTS)

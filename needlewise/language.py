@@ -29,6 +29,21 @@ _WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")
 _REDACTED = re.compile(r"\[[a-z_]+\]")
 #: What the detector counts as a word: letters, with digits inside (Arabizi writes sounds with digits: 3ndi, ra2ba).
 _TOKEN = re.compile(r"[^\W_]*[^\W\d_][^\W_]*(?:['\u2019-][^\W_]+)*")
+#: A word shaped like Arabizi: Latin letters with a digit that stands for an Arabic sound (2 hamza, 3 ain,
+#: 5 kha, 6 ta, 7 ha, 8 gha, 9 qaf) beside a letter, two letters at least ("3andi", "ma2tou3", "sob7").
+_ARABIZI = re.compile(r"(?=(?:[0-9]*[a-z]){2})[a-z0-9]*(?:[a-z][235-9]|[235-9][a-z])[a-z0-9]*")
+#: Latin words with such a digit that are not Arabizi: ordinals, times, doses, "2day", "mp3".
+_NOT_ARABIZI = re.compile(
+    r"\d+(?:st|nd|rd|th|am|pm|hrs?|mins?|mg|ml|kg|cm|mm|lbs?|yo|yrs?|wks?|days?|x)|mp[34]|h2o|[0-9]g|gr8|l8r|m8"
+)
+ARABIC = "ar"
+#: English words Arabizi writers use as they are ("y3awer el dry needling?"): they do not make a message English.
+_LOANWORDS = frozenset({"dry", "needling", "needle", "needles", "trigger", "point", "points", "session", "sessions"})
+
+
+def arabizi_words(tokens: Sequence[str]) -> int:
+    """How many of a message's (lower-case) words are shaped like Arabizi."""
+    return sum(1 for t in tokens if _ARABIZI.fullmatch(t) and not _NOT_ARABIZI.fullmatch(t))
 
 
 def _script(char: str) -> Optional[str]:
@@ -111,6 +126,15 @@ class LanguageDetector:
         hits = {lang: sum(t in ws for t in tokens) for lang, ws in self.words.items()}
         english = hits.pop(ENGLISH)
         long_enough = len(tokens) > self.short_message and not text.lstrip().startswith("/")
+        shaped = arabizi_words(tokens)
+        if shaped and ARABIC in self.words:
+            # Arabizi ("ma 2dert atnafas mn el sob7"): a word with an Arabic sound written as a digit, and
+            # no English word, or two such words (at least half as many as the English ones), or with
+            # the listed Arabizi words more of them than English words
+            arabizi = sum(1 for t in tokens if t in self.words[ARABIC] or _ARABIZI.fullmatch(t))
+            plain = sum(1 for t in tokens if t in self.words[ENGLISH] and t not in _LOANWORDS)
+            if plain == 0 or (shaped >= 2 and shaped * 2 >= plain) or (arabizi >= 2 and arabizi > plain):
+                return Guess(ARABIC, f"{arabizi} Arabizi words, {plain} English", sure=long_enough)
         if not hits:
             return Guess(ENGLISH, "no other language listed", sure=long_enough and english >= self.min_words)
         other, found = max(hits.items(), key=lambda item: item[1])

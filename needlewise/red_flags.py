@@ -71,6 +71,8 @@ _SENTENCE_END = re.compile(r"[.!?\n;\u061f\u06d4]+")
 _CLAUSE_PUNCT = re.compile(r"[,:\u060c]")
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
 _WA = "\u0648"  # "و", "and", attached to the next word
+#: an Arabic letter stretched for emphasis ("مقطوووع"): no Arabic word has a letter three times running
+_STRETCHED_ARABIC = re.compile(r"([\u0621-\u064a])\1{2,}")
 _ARABIC_FOLD = str.maketrans(
     {
         "\u0640": None,  # tatweel
@@ -531,6 +533,14 @@ class RedFlagDetector:
 
     def _detect_languages(self, text: str, found: Dict[str, RedFlag]) -> None:
         folded = fold(text)
+        self._detect_folded(folded, found)
+        unstretched = _STRETCHED_ARABIC.sub(r"\1", folded)
+        if unstretched != folded:
+            # read once as typed (a pattern may take the stretch as emphasis: "ينززززف") and once
+            # with each stretched letter counted once ("مقطوووع" is "مقطوع")
+            self._detect_folded(unstretched, found)
+
+    def _detect_folded(self, folded: str, found: Dict[str, RedFlag]) -> None:
         arabic = bool(_ARABIC.search(folded))
         for sentence in _SENTENCE_END.split(folded):
             sentence = sentence.strip()

@@ -87,3 +87,15 @@ def test_only_the_gated_languages_fail_the_run_and_the_others_are_printed(monkey
     assert evaluate.main([*args, "--gate", "en"]) == 0
     assert "reported only" in capsys.readouterr().out
     assert evaluate.main(args) == 1
+
+
+def test_a_measure_reported_only_does_not_fail_its_gated_language():
+    from tools.evaluate import gates
+
+    failure = "ar: out_of_scope_recall 0.833 is below 0.85"
+    assert gates(failure, ["en", "ar"], [])
+    assert not gates(failure, ["en", "ar"], ["ar:out_of_scope_recall"])
+    assert not gates(failure, ["en"], [])
+    assert gates("ar: topic_accuracy 0.800 is below 0.85", ["ar"], ["ar:out_of_scope_recall"])
+    assert gates("pt: out_of_scope_recall 0.800 is below 0.85", None, ["ar:out_of_scope_recall"])
+    assert gates("ar: urgent_false_alarm_rate 0.020 is above 0.01", None, ["ar:out_of_scope_recall"])

@@ -160,6 +160,29 @@ def test_arabic_words_around_the_treatments_english_name_are_arabic():
     assert FIXTURE.detect("what does the word شكرا mean in my language").english
 
 
+ARABIZI_FIXTURE = LanguageDetector(
+    scripts={"ar": ["Arabic"]},
+    words={"en": ["the", "is", "my", "i", "had", "at", "dry", "needling"], "es": ["el", "mi"], "ar": ["shu", "kif"]},
+    second_opinion=opinion_of("es", 0.99),
+)
+
+
+@pytest.mark.parametrize(
+    "text, language",
+    [
+        ("ma 2dert atnafas mn el sob7 w el 7aleh sa3be", "ar"),  # an identifier's "Spanish" does not win
+        ("masa el 5eir", "ar"),  # one Arabizi word and no English word
+        ("y3awer el dry needling?", "ar"),  # the treatment's English name does not make it English
+        ("kif el 7al", "ar"),  # one Arabizi word and a listed one
+        ("i had my 2nd session at 10am", "en"),  # ordinals and times are not Arabizi
+        ("is my 400mg dose 3x the dry needling one", "en"),
+        ("el cuello mi amigo", "es"),  # no Arabizi-shaped word: the rules as before
+    ],
+)
+def test_arabizi_is_read_by_its_digits(text, language):
+    assert ARABIZI_FIXTURE.detect(text).language == language
+
+
 def test_the_identifiers_model_must_have_the_pinned_checksum():
     from needlewise.language import py3langid_opinion
 
@@ -172,6 +195,7 @@ def test_the_identifiers_model_must_have_the_pinned_checksum():
     [
         ("shu ya3ni dry needling w kif bi sa3ed", "ar"),
         ("3ndi waja3 bl ra2ba mn 2 jum3a", "ar"),
+        ("min by3mal el dry needling 3ndkom", "ar"),
         ("oi, vcs fazem agulhamento seco pra dor no pescoço?", "pt"),
         ("ponto gatilho existe mesmo ou é invenção?", "pt"),
         ("I had 3 sessions and my neck is still sore", "en"),

@@ -553,3 +553,11 @@ def test_figures_of_speech_are_not_a_crisis(detector):
         assert detector.detect(text) == [], text
     for text in ("quero morrer", "quero sumir", "ما عاد ابي اعيش", "ابي اموت", "penso em me matar"):
         assert summary(detector.detect(text))[0], text
+
+
+def test_an_arabic_letter_stretched_for_emphasis_counts_once():
+    detector = RedFlagDetector({}, languages={"ar": {"breathing": [r"نفسي مقطوع"], "bleeding": [r"ينز{2,}ف"]}})
+    assert [f.category for f in detector.detect("نفسي مقطووووووع")] == ["breathing"]
+    # a pattern can still read the stretch itself as emphasis
+    assert [f.category for f in detector.detect("ينززززف")] == ["bleeding"]
+    assert detector.detect("ينزف") == []
