@@ -2,7 +2,6 @@
 
 - `GlossaryTokens`: each token's lemma, spelling-neutral, with its English gloss in a Portuguese or
   Arabic message (bot/nlp/glossary/), for the word and character n-gram counts.
-- `TfidfWeights`: those counts' sentence rows weighed as TF-IDF.
 - `SentenceEncoderFeaturizer`: the pretrained sentence vector (all-MiniLM-L6-v2, rasa_addons/encoder.py)
   of each message, beside the word and character n-gram counts.
 - `LanguageGuard`: a message in a language the model was not trained in gets the intent
@@ -16,7 +15,6 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
-import scipy.sparse
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -268,111 +266,6 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
             message.add_features(
                 Features(self._vector(message.get(TEXT)), FEATURE_TYPE_SENTENCE, TEXT, self._identifier)
             )
-        return messages
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        self.process(training_data.training_examples)
-        return training_data
-
-
-@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=True)
-class TfidfWeights(GraphComponent):
-    """Weighs the n-gram counts' sentence features as TF-IDF: each count c becomes 1 + ln(c) (a word
-    said twice is not twice the evidence), times the n-gram's inverse document frequency in the
-    training data, ln((1 + n) / (1 + df)) + 1 (a word every message has tells little), and each
-    featurizer's row is then scaled to length `scale` (a long chatty message weighs no more than a
-    short one). scikit-learn's TfidfTransformer(sublinear_tf=True, smooth_idf=True, norm="l2"),
-    done on Rasa's features. Only the sparse sentence features change: the sequence ones (a row per
-    token) and the sentence vector are left as they are. Put it after the featurizers it weighs.
-    """
-
-    FILE = "idf.npz"
-
-    @staticmethod
-    def get_default_config() -> Dict[str, Any]:
-        return {"scale": 1.0}
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> TfidfWeights:
-        return cls({**cls.get_default_config(), **config}, model_storage, resource)
-
-    def __init__(
-        self,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        idf: Optional[Dict[str, np.ndarray]] = None,
-    ) -> None:
-        self.scale = float(config.get("scale", 1.0))
-        if self.scale <= 0:
-            raise ValueError("TfidfWeights: scale must be above 0")
-        self._model_storage = model_storage
-        self._resource = resource
-        self.idf: Dict[str, np.ndarray] = idf or {}
-
-    @staticmethod
-    def _weighed(message: Message) -> List[Features]:
-        return [
-            feature
-            for feature in message.features
-            if feature.attribute == TEXT and feature.type == FEATURE_TYPE_SENTENCE and feature.is_sparse()
-        ]
-
-    def train(self, training_data: TrainingData) -> Resource:
-        counts: Dict[str, np.ndarray] = {}
-        documents = 0
-        for message in training_data.training_examples:
-            found = self._weighed(message)
-            documents += bool(found)
-            for feature in found:
-                present = np.zeros(feature.features.shape[1], dtype=np.int64)
-                present[np.unique(feature.features.tocoo().col)] = 1
-                if feature.origin in counts and counts[feature.origin].shape != present.shape:
-                    raise ValueError(f"TfidfWeights: {feature.origin} gives rows of different widths")
-                counts[feature.origin] = counts.get(feature.origin, 0) + present
-        self.idf = {
-            origin: (np.log((1.0 + documents) / (1.0 + df)) + 1.0).astype(np.float64) for origin, df in counts.items()
-        }
-        with self._model_storage.write_to(self._resource) as folder:
-            np.savez(folder / self.FILE, **self.idf)
-        return self._resource
-
-    @classmethod
-    def load(
-        cls,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
-    ) -> TfidfWeights:
-        with model_storage.read_from(resource) as folder, np.load(folder / cls.FILE) as saved:
-            idf = {origin: saved[origin] for origin in saved.files}
-        return cls({**cls.get_default_config(), **config}, model_storage, resource, idf)
-
-    def weigh(self, matrix: Any, origin: str) -> Any:
-        """One featurizer's sentence row, weighed (unchanged if this model never saw that featurizer)."""
-        idf = self.idf.get(origin)
-        if idf is None or matrix.shape[1] != idf.shape[0]:
-            return matrix
-        row = matrix.tocoo()
-        values = (1.0 + np.log(np.maximum(row.data.astype(np.float64), 1e-12))) * idf[row.col]
-        values[row.data <= 0] = 0.0
-        length = float(np.sqrt(np.sum(values * values)))
-        if length > 0:
-            values *= self.scale / length
-        return scipy.sparse.coo_matrix((values, (row.row, row.col)), shape=matrix.shape)
-
-    def process(self, messages: List[Message]) -> List[Message]:
-        for message in messages:
-            for feature in self._weighed(message):
-                feature.features = self.weigh(feature.features, feature.origin)
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
