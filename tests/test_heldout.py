@@ -27,6 +27,10 @@ def test_normalised_ignores_case_punctuation_and_spacing():
     assert normalised("  Does it HURT?!  ") == normalised("does it hurt")
     assert normalised("what's dry-needling") == normalised("whats dryneedling")
     assert normalised("¿Duele?") == normalised("duele")
+    # the model reads words spelling-neutral, so the leak test does too
+    assert normalised("Agulhamento dói?") == normalised("agulhamento doi")
+    assert normalised("أنت روبوت؟") == normalised("انت روبوت")
+    assert normalised("في أمان الله") == normalised("في امان الله")
     assert normalised("does it hurt") != normalised("does it hurt a lot")
 
 

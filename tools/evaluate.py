@@ -81,8 +81,12 @@ RECALLS = [
 
 
 def normalised(text: str) -> str:
-    """Lower case, punctuation dropped, spacing folded: how the leak test compares examples."""
-    return " ".join("".join(c for c in text.lower() if c.isalnum() or c.isspace()).split())
+    """How the leak test compares examples: spelling-neutral as the model reads words (accents, Arabic
+    diacritics, hamza marks and letter variants folded: `needlewise.glossary.normalised_word`), lower
+    case, punctuation dropped, spacing folded."""
+    from needlewise.glossary import normalised_word
+
+    return " ".join("".join(c for c in normalised_word(text) if c.isalnum() or c.isspace()).split())
 
 
 def load_examples(path: Path) -> List[Tuple[str, str]]:
